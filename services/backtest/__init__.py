@@ -1,0 +1,1 @@
+"""Backtests of binary-option strategies on collected candles: loader, indicators, engine, service."""

@@ -1,0 +1,44 @@
+"""The contract every QuantumFlux service and any outside tool shares (DESIGN §2).
+
+Stream and key names (:mod:`keys`), record types with their msgpack codec (:mod:`records`),
+settings (:mod:`config`), Redis connections (:mod:`connection`), consumer groups (:mod:`groups`),
+heartbeats and status events (:mod:`health`), stream trimming and lag (:mod:`streams`).
+"""
+
+from services.bus.config import BusSettings, UnknownSettingError, check_environment
+from services.bus.keys import Keys, partition_of
+from services.bus.records import (
+    SCHEMA_VERSION,
+    Candle,
+    Event,
+    HistoryBatch,
+    Record,
+    RecordError,
+    Tick,
+    decode,
+    decode_fields,
+    pack,
+)
+from services.bus.timeframes import file_label, label, parse_timeframe, parse_timeframes
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BusSettings",
+    "Candle",
+    "Event",
+    "HistoryBatch",
+    "Keys",
+    "Record",
+    "RecordError",
+    "Tick",
+    "UnknownSettingError",
+    "check_environment",
+    "decode",
+    "decode_fields",
+    "file_label",
+    "label",
+    "pack",
+    "parse_timeframe",
+    "parse_timeframes",
+    "partition_of",
+]

@@ -1,0 +1,414 @@
+"""The candle worker: reads the tick partitions it leases, folds them, writes candles exactly once.
+
+For each owned partition the worker keeps an :class:`~services.candles.aggregator.Aggregator` and
+the id of the last tick entry applied to it. A batch is read from just after that id, folded, and
+its outputs (candle changes, closed bars, series) are written by one Lua script together with the
+new state and id, and only if this worker still holds the partition's lease. Either all of it
+happens or none of it does, so after a crash the next owner continues from the checkpoint with no
+bar lost or written twice (docs/candles.md has the whole argument).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+from redis.exceptions import ResponseError
+
+from services.bus.backoff import Backoff
+from services.bus.connection import RETRIABLE, connect_sync, wait_for_redis
+from services.bus.health import Heartbeat, read_heartbeats
+from services.bus.keys import Keys
+from services.bus.records import KNOWN_VERSIONS, Candle, HistoryBatch, RecordError, from_map, pack
+from services.bus.service import StatusReporter
+from services.bus.streams import trim
+from services.bus.timeframes import label
+from services.candles.aggregator import Aggregator, CandleRow, Changes, Gap, Rules
+from services.candles.config import CandlesSettings
+from services.candles.leases import Leases
+
+SERVICE = "candles"
+GROUP = "candles"
+log = logging.getLogger("qf.candles")
+
+# Writes one batch's outputs with the checkpoint, only while the lease is ours (all or nothing).
+# An output that fails (a key of the wrong type someone made) is counted and the rest goes on: a
+# script stopped half-way would keep its first writes without the checkpoint, and the retry would
+# write them twice.
+_COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end
+local failed = 0
+local i = 6
+local n = #ARGV
+while i <= n do
+  local k = tonumber(ARGV[i])
+  local r = redis.pcall(unpack(ARGV, i + 1, i + k))
+  if type(r) == 'table' and r.err then failed = failed + 1 end
+  i = i + k + 1
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.pcall('XGROUP', 'SETID', ARGV[3], ARGV[4], ARGV[5])
+return {1, failed}
+"""
+
+GAP_REPORT_EVERY = 10.0
+COALESCE_S = 0.05
+TRIM_EVERY = 30.0
+# After Redis comes back, the capture service still holds the ticks of the outage in memory and
+# sends them in a burst. Until it has (its heartbeats show nothing buffered), the wall clock must
+# not close candles those ticks belong to. The hold lasts at least two heartbeats, at most this.
+OUTAGE_HOLD_MAX_S = 30.0
+BARS_KEEP_MIN = 10_000
+
+
+@dataclass
+class Partition:
+    """One owned tick partition: its aggregator and the last entry applied."""
+
+    number: int
+    stream: str
+    last_id: str
+    agg: Aggregator
+
+
+def rules_of(settings: CandlesSettings) -> Rules:
+    """The aggregator rules a settings object asks for."""
+    return Rules(
+        timeframes=settings.timeframe_seconds,
+        grace=settings.close_grace,
+        broker_day_offset=settings.broker_day_offset,
+        live=not settings.candles_replay,
+    )
+
+
+class CandleWorker:
+    """The blocking loop of one ``qf candles`` process."""
+
+    def __init__(self, settings: CandlesSettings, stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.keys = Keys(settings.prefix)
+        self.rules = rules_of(settings)
+        self.token = f"{settings.instance}-{secrets.token_hex(3)}"
+        self.client = connect_sync(settings)
+        # Entries come back as raw [id, [field, value, …]] lists: building a dict per entry
+        # costs a fifth of the worker's time, and only the field d is ever read.
+        self.client.set_response_callback("XREAD", lambda r, **_kw: r)
+        self.parts: dict[int, Partition] = {}
+        self.leases = Leases(self.client, self.keys, self.token, settings.partitions, settings.candles_lease)
+        self._commit = self.client.register_script(_COMMIT)
+        self.totals: Counter[str] = Counter()
+        self._gaps: list[Gap] = []  # samples for the next gap report
+        self._gap_count = 0
+        self._gap_missing = 0
+        self._last_gap_report = -GAP_REPORT_EVERY  # the first gaps are reported at once
+        self._last_trim = 0.0
+        self.heartbeat: Heartbeat | None = None
+        self._error_backoff = Backoff(initial=0.5, cap=settings.redis_retry_max)
+        self.status = StatusReporter(self.client, self.keys, SERVICE, settings.instance)
+        # Wall-clock closing is held after an outage until capture has flushed (monotonic times).
+        self._hold_from = 0.0
+        self._hold_until = 0.0
+        self._next_hold_check = 0.0
+
+    # ---- info --------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """Counters for the heartbeat (and the timeframes, so a gateway knows which exist)."""
+        out: dict[str, Any] = {
+            "timeframes": list(self.rules.timeframes),
+            "mode": "live" if self.rules.live else "replay",
+        }
+        try:  # read from the heartbeat thread while the loop runs: a torn read just waits a beat
+            parts = list(self.parts.values())
+            out["partitions"] = sorted(p.number for p in parts)
+            out["late"] = sum(p.agg.late for p in parts)
+            out.update(dict(self.totals))
+        except RuntimeError:
+            pass
+        return out
+
+    def _status(self, state: str, message: str, **extra: Any) -> None:
+        self.status.publish(state, message, **extra)
+
+    # ---- partitions --------------------------------------------------------------------------
+
+    def _checkpoint_key(self, p: int) -> str:
+        return self.keys.private("candles", "state", p)
+
+    def _load(self, p: int) -> Partition:
+        stream = self.keys.ticks(p)
+        raw = self.client.get(self._checkpoint_key(p))
+        last_id, snap = "0-0", None
+        if raw:
+            cp = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+            last_id, snap = str(cp["last_id"]), cp.get("state")
+        try:  # the group shows the candle service's position to `qf status` and to trimming
+            self.client.xgroup_create(stream, GROUP, id=last_id, mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        return Partition(p, stream, last_id, Aggregator.restore(snap, self.rules, now=time.time()))
+
+    def _lease_round(self) -> None:
+        gained, lost = self.leases.round()
+        for p in lost:
+            self.parts.pop(p, None)
+        for p in gained:
+            self.parts[p] = self._load(p)
+        if gained or lost:
+            log.info("partitions now %s (took %s, gave up %s)", sorted(self.parts), gained, lost)
+
+    # ---- one batch ---------------------------------------------------------------------------
+
+    def _fold(self, part: Partition, rows: list[Any], now: float) -> None:
+        agg = part.agg
+        ticks: list[tuple[Any, Any, Any]] = []
+        bad = self.totals
+        unpackb = msgpack.unpackb
+        for _eid, fields in rows:
+            try:
+                raw = fields[1] if fields[0] == b"d" else fields[fields.index(b"d") + 1]
+                m = unpackb(raw, raw=False)
+                v = m["v"]
+                kind = m["kind"]
+            except Exception:  # not msgpack, not a map, no d: all just bad entries
+                bad["bad_entry"] += 1
+                continue
+            if v not in KNOWN_VERSIONS:
+                bad["unknown_version"] += 1
+                continue
+            if kind == "tick":
+                ticks.append((m.get("asset"), m.get("ts"), m.get("price")))
+            elif kind == "history":
+                if ticks:  # keep the stream's order
+                    agg.apply_ticks(ticks, now)
+                    ticks = []
+                try:
+                    rec = from_map(m)
+                except RecordError as exc:
+                    bad[exc.kind] += 1
+                    continue
+                if isinstance(rec, HistoryBatch):
+                    agg.apply_history(rec.asset, rec.period, rec.candles, rec.ticks, now)
+            else:
+                bad["unknown_kind"] += 1
+        if ticks:
+            agg.apply_ticks(ticks, now)
+
+    def _commands(self, changes: Changes) -> list[Any]:
+        cmds: list[Any] = []
+        cap = str(self.settings.candles_stream_cap)
+        keep = self.settings.series_length
+        series_seen: set[str] = set()
+
+        def packed(row: CandleRow) -> bytes:
+            return pack(Candle(*row))
+
+        for row in changes.closed:
+            asset, tf, t = row[0], row[1], row[2]
+            d = packed(row)
+            series = self.keys.series(asset, tf)
+            cmds += [5, "XADD", self.keys.bars(tf), "*", "d", d]
+            cmds += [8, "XADD", self.keys.candles(tf), "MAXLEN", "~", cap, "*", "d", d]
+            cmds += [4, "ZADD", series, t, d]
+            series_seen.add(series)
+        for row in changes.forming:
+            cmds += [8, "XADD", self.keys.candles(row[1]), "MAXLEN", "~", cap, "*", "d", packed(row)]
+        for series in series_seen:
+            cmds += [4, "ZREMRANGEBYRANK", series, 0, -(keep + 1)]
+        return cmds
+
+    def _commit_all(self, work: list[tuple[Partition, str, Changes]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for part, last_id, changes in work:
+            cp = msgpack.packb({"v": 1, "last_id": last_id, "state": part.agg.snapshot()}, use_bin_type=True)
+            args = [self.token, cp, part.stream, GROUP, last_id, *self._commands(changes)]
+            self._commit(
+                keys=[self.leases.key(part.number), self._checkpoint_key(part.number)], args=args, client=pipe
+            )
+        for (part, last_id, changes), (ok, failed) in zip(work, pipe.execute(), strict=True):
+            if int(failed):
+                self.totals["write_errors"] += int(failed)
+                log.warning(
+                    "partition %s: %s writes refused by Redis (a key of the wrong type?)", part.number, failed
+                )
+            if int(ok):
+                part.last_id = last_id
+                self.totals["bars"] += len(changes.closed)
+                if changes.gaps:
+                    self._gap_count += len(changes.gaps)
+                    self._gap_missing += sum(g.missing for g in changes.gaps)
+                    self._gaps.extend(changes.gaps[: max(0, 20 - len(self._gaps))])
+            else:  # someone else holds the lease now: our unsaved work is theirs to redo
+                log.warning("lost partition %s to another worker", part.number)
+                self.parts.pop(part.number, None)
+                self.leases.owned.discard(part.number)
+
+    def step(self, block_ms: int) -> None:
+        """Read one batch from every owned partition, fold it, and commit it."""
+        parts = list(self.parts.values())
+        batch = self.settings.candles_batch
+        resp: Any = self.client.execute_command(  # type: ignore[no-untyped-call]
+            "XREAD",
+            "COUNT",
+            batch,
+            "BLOCK",
+            block_ms,
+            "STREAMS",
+            *[p.stream for p in parts],
+            *[p.last_id for p in parts],
+        )
+        got: dict[str, list[Any]] = {}
+        items = resp.items() if isinstance(resp, dict) else (resp or [])  # RESP3 map or RESP2 list
+        for stream, rows in items:
+            got[stream.decode() if isinstance(stream, bytes) else stream] = rows
+        now = time.time()
+        wall_clock_held = self._wall_clock_held()
+        work = []
+        for part in parts:
+            rows = got.get(part.stream, [])
+            if rows:
+                self._fold(part, rows, now)
+            if len(rows) < batch and not wall_clock_held:
+                # Caught up: the wall clock may close quiet assets' candles.
+                part.agg.advance(now)
+            changes = part.agg.take_changes()
+            self._merge_counts(part.agg)
+            if rows or changes.closed or changes.forming:
+                last = rows[-1][0] if rows else part.last_id
+                work.append((part, last.decode() if isinstance(last, bytes) else last, changes))
+                self.totals["entries"] += len(rows)
+        if work:
+            self._commit_all(work)
+            if all(len(got.get(p.stream, [])) < batch for p in parts):
+                # Caught up on a live feed: let a few ticks gather, so one checkpoint covers
+                # many ticks rather than one each (a candle update is at most this much later).
+                self.stop.wait(COALESCE_S)
+
+    def _wall_clock_held(self) -> bool:
+        """True while, after an outage, capture may still hold ticks of that time unsent."""
+        mono = time.monotonic()
+        if mono >= self._hold_until:
+            return False
+        if mono < self._next_hold_check:
+            return True
+        self._next_hold_check = mono + 0.5
+        if mono - self._hold_from < 2 * self.settings.heartbeat_interval + 0.5:
+            return True  # ingest's first heartbeat after the outage may not be there yet
+        ingest = [h for h in read_heartbeats(self.client, self.keys) if h.get("service") == "ingest"]
+        if any(h.get("buffered") or h.get("redis_up") is False for h in ingest):
+            return True
+        self._hold_until = 0.0
+        log.info("capture has sent what it held during the outage; closing candles on time again")
+        return False
+
+    def _merge_counts(self, agg: Aggregator) -> None:
+        if agg.counts:
+            self.totals.update(agg.counts)
+            agg.counts.clear()
+        if agg.bad:
+            self.totals.update({f"bad_{k}" if not k.startswith("bad") else k: n for k, n in agg.bad.items()})
+            agg.bad.clear()
+
+    # ---- upkeep ------------------------------------------------------------------------------
+
+    def _report_gaps(self) -> None:
+        # One event for all gaps of the last 10 s or more: a flaky feed must not flood the events.
+        if not self._gap_count or time.monotonic() - self._last_gap_report < GAP_REPORT_EVERY:
+            return
+        count, missing, gaps = self._gap_count, self._gap_missing, self._gaps
+        self._gap_count, self._gap_missing, self._gaps = 0, 0, []
+        self._last_gap_report = time.monotonic()
+        samples = [[g.asset, label(g.tf), g.after, g.before, g.missing] for g in gaps]
+        self._status(
+            "running",
+            f"{count} gaps ({missing} intervals without ticks) since the last report",
+            report="gaps",
+            gaps=count,
+            missing=missing,
+            samples=samples,
+        )
+
+    def _trim(self) -> None:
+        if time.monotonic() - self._last_trim < TRIM_EVERY:
+            return
+        self._last_trim = time.monotonic()
+        for tf in self.rules.timeframes:
+            res = trim(self.client, self.keys.bars(tf), self.settings.bars_cap, BARS_KEEP_MIN)
+            if res.capped:
+                msg = (
+                    f"bars {label(tf)}: dropped {res.capped} closed candles no reader had taken (stream full)"
+                )
+                log.warning(msg)
+                self._status("degraded", msg)
+
+    # ---- loop --------------------------------------------------------------------------------
+
+    def _on_redis_down(self, exc: Exception) -> None:
+        log.warning("Redis is not reachable (%s); retrying with backoff", exc)
+        # What we hold in memory may be ahead of the checkpoint: start again from the checkpoints.
+        self.parts.clear()
+        self.leases.forget()
+
+        def retry(err: Exception, delay: float) -> None:
+            log.info("still no Redis (%s); next try in %.1f s", err, delay)
+
+        if wait_for_redis(self.client, on_retry=retry, stop=self.stop.is_set):
+            log.info("Redis is back; continuing from the saved state")
+            self._hold_from = time.monotonic()
+            self._hold_until = self._hold_from + OUTAGE_HOLD_MAX_S
+            self._status("recovered", "Redis is back; candles continue from the saved state")
+
+    def run(self) -> int:
+        """Run until :attr:`stop` is set; returns the process exit code."""
+        if not wait_for_redis(self.client, stop=self.stop.is_set):
+            return 0
+        self._status("starting", f"candle worker starting ({self.settings.timeframes})")
+        self.heartbeat = Heartbeat(self.settings, SERVICE, info=self.info).start()
+        self._status("running", "building candles")
+        lease_every = self.settings.candles_lease / 3
+        block_ms = int(min(500, lease_every * 1000 / 2))
+        next_lease = 0.0
+        while not self.stop.is_set():
+            try:
+                if time.monotonic() >= next_lease:
+                    self._lease_round()
+                    next_lease = time.monotonic() + lease_every
+                if not self.parts:
+                    self.stop.wait(min(0.5, lease_every))
+                    continue
+                self.step(block_ms)
+                self._report_gaps()
+                self._trim()
+            except RETRIABLE as exc:
+                self._status("degraded", f"Redis is not reachable: {exc}")
+                self._on_redis_down(exc)
+                next_lease = 0.0
+            except Exception as exc:  # never die on one odd answer: start again from the checkpoints
+                log.exception("unexpected error; starting again from the saved state")
+                self._status("degraded", f"unexpected error: {exc}; starting again from the saved state")
+                self.parts.clear()
+                self.leases.forget()
+                self.stop.wait(self._error_backoff.next_delay())
+                next_lease = 0.0
+            else:
+                self._error_backoff.reset()
+        self._shutdown()
+        return 0
+
+    def _shutdown(self) -> None:
+        try:
+            self.leases.release_all()
+        except RETRIABLE:
+            pass
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        self._status("stopped", "candle worker stopped")
+        log.info("stopped")

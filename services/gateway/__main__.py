@@ -1,0 +1,3 @@
+from services.qf.cli import run_command
+
+run_command("gateway")

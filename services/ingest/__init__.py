@@ -1,0 +1,1 @@
+"""Ingest: capture the broker's WebSocket frames, decode them into ticks, history and events."""

@@ -1,0 +1,5 @@
+"""`python -m services.ingest` is `qf ingest`."""
+
+from services.qf.cli import run_command
+
+run_command("ingest")

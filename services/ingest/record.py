@@ -1,0 +1,59 @@
+"""`qf record FILE`: every captured frame (both directions, every socket) to a redacted recording."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+from services.ingest.config import IngestSettings
+from services.ingest.frames import Frame
+
+
+def run_record(settings: IngestSettings, path: Path) -> int:
+    """Record until Ctrl-C/SIGTERM; prints how many frames were written. Returns the exit code."""
+    import trio
+
+    from services.ingest.capture import Capture
+    from services.ingest.recording import RecordingWriter
+
+    count = 0
+    try:
+        writer = RecordingWriter(path)
+        writer.open()
+    except OSError as exc:
+        print(f"qf: cannot write {path}: {exc.strerror or exc}", flush=True)
+        return 2
+
+    def on_frame(frame: Frame) -> None:
+        nonlocal count
+        writer.write(frame)
+        count += 1
+
+    def on_status(state: str, reason: str, _extra: dict[str, Any]) -> None:
+        print(f"Chrome {state}: {reason}", flush=True)
+
+    capture = Capture(
+        settings.chrome_url,
+        on_frame,
+        on_status,
+        open_url=settings.open_url,
+        ping_interval=settings.chrome_ping_interval,
+        ping_timeout=settings.chrome_ping_timeout,
+    )
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(capture.run)
+                print(f"Recording every WebSocket frame to {path} (Ctrl-C stops).", flush=True)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+
+    try:
+        trio.run(main)
+    finally:
+        writer.close()
+        print(f"Wrote {count} frames to {path}.", flush=True)
+    return 0

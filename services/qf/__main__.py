@@ -1,0 +1,3 @@
+from services.qf.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""``qf sim``: the simulated broker, a local page and WebSocket server speaking the broker's protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def sim(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default 8765); 0 picks a free one.")
+    ] = None,
+    assets: Annotated[
+        str | None, typer.Option(help="How many assets (e.g. 3) or a list, e.g. EURUSD_otc,GBPUSD_otc.")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Ticks per second per asset (default 2, like the broker).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed: the same seed gives the same prices and timings.")
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Append every tick sent to this file, in UTC, as JSON lines {asset, ts, price}."),
+    ] = None,
+    ping_interval: Annotated[float | None, typer.Option(help="Seconds between the server's pings.")] = None,
+) -> None:
+    """Run the simulated broker; prints the page's address, stops on Ctrl-C or SIGTERM."""
+    import asyncio
+    import logging
+    import signal
+    import sys
+    import time
+
+    from pydantic import ValidationError
+
+    from services.bus.config import UnknownSettingError, check_environment
+    from services.sim.config import SimSettings
+    from services.sim.feed import SimFeed
+    from services.sim.server import SimServer
+
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s sim %(levelname)s %(message)s"
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per HTTP request is noise here
+    overrides = {
+        "sim_host": host,
+        "sim_port": port,
+        "sim_assets": assets,
+        "sim_rate": rate,
+        "sim_seed": seed,
+        "sim_ping_interval": ping_interval,
+    }
+    try:
+        check_environment()
+        settings = SimSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except UnknownSettingError as exc:
+        typer.echo(f"qf sim: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"]).removeprefix("sim_")
+            typer.echo(f"qf sim: {where}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+    feed = SimFeed(
+        seed=settings.sim_seed, assets=settings.sim_assets, rate=settings.sim_rate, start=time.time()
+    )
+    server = SimServer(
+        feed,
+        host=settings.sim_host,
+        port=settings.sim_port,
+        truth=truth,
+        ping_interval=settings.sim_ping_interval,
+        ping_timeout=min(20.0, settings.sim_ping_interval),
+    )
+
+    def ready(url: str) -> None:
+        # The first line on stdout is the page's address, so a launcher can read it.
+        print(url, flush=True)
+        logging.getLogger("qf.sim").info(
+            "simulated broker ready at %s with %s (%.3g ticks/s each)", url, ", ".join(feed.assets), feed.rate
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await server.run(stop, ready)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        typer.echo(
+            f"qf sim: cannot listen on {settings.sim_host}:{settings.sim_port}: {exc.strerror or exc}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    logging.getLogger("qf.sim").info("stopped after sending %d ticks", server.ticks_sent)
+
+
+COMMANDS = {"sim": sim}

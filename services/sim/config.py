@@ -1,0 +1,31 @@
+"""Settings of the simulated broker (``qf sim``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from services.bus.config import BusSettings
+from services.sim.feed import asset_names
+
+
+class SimSettings(BusSettings):
+    """Where the simulated broker listens and what it quotes."""
+
+    sim_host: str = Field(default="127.0.0.1", description="Address to listen on (QF_SIM_HOST).")
+    sim_port: int = Field(default=8765, ge=0, le=65535, description="Port; 0 picks a free one (QF_SIM_PORT).")
+    sim_assets: str = Field(
+        default="3", description="How many assets, or a comma-separated list of names (QF_SIM_ASSETS)."
+    )
+    sim_rate: float = Field(
+        default=2.0, gt=0, le=1000, description="Ticks per second per asset (QF_SIM_RATE)."
+    )
+    sim_seed: int = Field(default=1, description="Seed of the prices and timings (QF_SIM_SEED).")
+    sim_ping_interval: float = Field(
+        default=25.0, gt=0, description="Seconds between the server's Engine.IO pings (QF_SIM_PING_INTERVAL)."
+    )
+
+    @field_validator("sim_assets")
+    @classmethod
+    def _assets_make_sense(cls, v: str) -> str:
+        asset_names(v)  # raises ValueError with a plain message
+        return v

@@ -1,0 +1,301 @@
+"""The decoder on frames shaped exactly as the protocol notes show them, and on real ticks."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from services.bus.records import Event, HistoryBatch, Tick
+from services.ingest.decoder import DEFAULT_WS_URL_PATTERN, Decoder
+from services.ingest.frames import Frame
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
+OFFSET = 7200
+
+
+def load(name: str) -> list[Frame]:
+    with (FIXTURES / name).open() as f:
+        return [Frame.from_json(json.loads(line)) for line in f if line.strip()]
+
+
+def decode(frames: list[Frame], **kw: object) -> tuple[list[object], Decoder]:
+    dec = Decoder(**kw)  # type: ignore[arg-type]
+    out: list[object] = []
+    for frame in frames:
+        out.extend(dec.feed(frame))
+    return out, dec
+
+
+def ticks(out: list[object]) -> list[tuple[str, float, float]]:
+    return [(r.asset, r.ts, r.price) for r in out if isinstance(r, Tick)]
+
+
+def of_type(out: list[object], kind: str) -> list[Event]:
+    return [r for r in out if isinstance(r, Event) and r.type == kind]
+
+
+# ---------------------------------------------------------------------- the real recording
+
+
+def test_sample_recording_gives_the_real_ticks_in_utc(po_data: Path) -> None:
+    frames = [Frame.from_json(json.loads(line)) for line in (po_data / "sample-recording.jsonl").open()]
+    real = json.loads((po_data / "po-gbpusd-otc-ticks-2026-06-a.json").read_text())[:300]
+    out, dec = decode(frames)
+    assert ticks(out) == [("GBPUSD_otc", t - 7200, p) for t, p in real]
+    assert dec.counters["ticks"] == 300
+    assert not [k for k in dec.counters if k.startswith(("malformed", "unknown"))]
+    [state] = of_type(out, "platform_state")
+    assert state.data == {"asset": "GBPUSD_otc", "period": 60, "source": "changeSymbol"}
+
+
+def tick_frames(real: list[list[float]], asset: str, socket: str, url: str | None) -> list[Frame]:
+    """The broker's two frames per tick, rebuilt from real values; captured 0.3 s after quoting."""
+    frames = []
+    for t, p in real:
+        wall = t - OFFSET + 0.3
+        body = json.dumps([[asset, t, p]], separators=(",", ":")).encode()
+        frames.append(
+            Frame(wall, "recv", socket, url, 1, '451-["updateStream",{"_placeholder":true,"num":0}]')
+        )
+        frames.append(Frame(wall + 0.0002, "recv", socket, url, 2, base64.b64encode(body).decode()))
+    return frames
+
+
+def test_frames_rebuilt_from_both_real_tick_files(po_data: Path) -> None:
+    a = json.loads((po_data / "po-gbpusd-otc-ticks-2026-06-a.json").read_text())
+    b = json.loads((po_data / "po-gbpusd-otc-ticks-2026-06-b.json").read_text())
+    url = "wss://api-us-north.po.market/socket.io/?EIO=4&transport=websocket"
+    out, dec = decode(tick_frames(a, "GBPUSD_otc", "s1", url) + tick_frames(b, "GBPUSD_otc", "s2", None))
+    expected = [("GBPUSD_otc", t - 7200, p) for t, p in a + b]
+    assert ticks(out) == expected
+    assert dec.counters["frames"] == 2 * len(expected)
+
+
+def test_given_offset_is_used_instead_of_measuring(po_data: Path) -> None:
+    a = json.loads((po_data / "po-gbpusd-otc-ticks-2026-06-a.json").read_text())[:5]
+    out, dec = decode(tick_frames(a, "GBPUSD_otc", "s", None), broker_utc_offset=3600)
+    assert ticks(out) == [("GBPUSD_otc", t - 3600, p) for t, p in a]
+    assert dec.counters["offset_measured"] == 0
+
+
+def test_offset_is_measured_per_socket_and_rounded_to_half_hours() -> None:
+    # A socket whose capture clock lags by 20 minutes still measures +7200 (nearest 30 minutes);
+    # another socket in winter measures +3600.
+    summer = tick_frames([[1781430720.5, 1.1]], "A_otc", "s", None)
+    summer = [Frame(f.ts - 1200 + 900, f.dir, f.socket, f.url, f.opcode, f.payload) for f in summer]
+    winter = [
+        Frame(f.ts + 3600, f.dir, f.socket, f.url, f.opcode, f.payload)
+        for f in tick_frames([[1781430721.0, 1.2]], "B_otc", "w", None)
+    ]
+    out, _ = decode(summer + winter)
+    assert ticks(out) == [("A_otc", 1781430720.5 - 7200, 1.1), ("B_otc", 1781430721.0 - 3600, 1.2)]
+
+
+# ---------------------------------------------------------------------- history
+
+
+def test_update_history_new_fast_candles_newest_first_with_volume() -> None:
+    out, dec = decode(load("history-fast.jsonl"))
+    [batch] = [r for r in out if isinstance(r, HistoryBatch)]
+    assert batch.asset == "AUDCAD_otc" and batch.period == 60
+    # [t, open, close, high, low, volume], newest-first  ->  [t, open, high, low, close], by time
+    assert batch.candles == (
+        (1781430600 - OFFSET, 0.89163, 0.89271, 0.89149, 0.89181),
+        (1781430660 - OFFSET, 0.89181, 0.89195, 0.8918, 0.8919),
+        (1781430720 - OFFSET, 0.89188, 0.89188, 0.89188, 0.89188),
+    )
+    assert batch.ticks[0] == (1781430600.465 - OFFSET, 0.89163)
+    assert batch.ticks[-1] == (1781430719.61 - OFFSET, 0.89188)
+    assert len(batch.ticks) == 5
+    [loaded] = of_type(out, "history_loaded")
+    assert loaded.data == {"asset": "AUDCAD_otc", "period": 60, "candles": 3, "ticks": 5}
+    assert ticks(out) == [("AUDCAD_otc", 1781430721.062 - OFFSET, 0.89189)]
+    assert dec.counters["history"] == 1
+
+
+def test_update_history_new_without_period_takes_the_last_change_symbol() -> None:
+    out, _ = decode(load("history-old.jsonl"))
+    [batch] = [r for r in out if isinstance(r, HistoryBatch)]
+    assert batch.period == 300
+    assert batch.candles == (
+        (1781430000 - OFFSET, 1.14361, 1.14402, 1.1433, 1.1437),
+        (1781430300 - OFFSET, 1.1437, 1.14381, 1.14349, 1.14355),
+    )
+    assert batch.ticks == ()
+
+
+def test_candle_rows_in_ohlc_order_are_recognised_when_the_broker_order_cannot_be_right() -> None:
+    body = {
+        "asset": "X_otc",
+        "period": 60,
+        "history": [],
+        # [t, o, h, l, c]: read as [t, o, c, h, l] this has high 1.0 below open 1.2
+        "candles": [[1781430600, 1.2, 1.5, 1.0, 1.3]],
+    }
+    frames = [
+        Frame(1.0, "recv", "s", None, 1, '451-["updateHistoryNewFast",{"_placeholder":true,"num":0}]'),
+        Frame(1.0, "recv", "s", None, 2, base64.b64encode(json.dumps(body).encode()).decode()),
+    ]
+    out, dec = decode(frames, broker_utc_offset=7200)
+    [batch] = [r for r in out if isinstance(r, HistoryBatch)]
+    assert batch.candles == ((1781430600 - 7200, 1.2, 1.5, 1.0, 1.3),)
+    assert dec.counters["candle_layout_ohlc"] == 1
+
+
+def test_load_history_period_objects_with_and_without_period() -> None:
+    out, _ = decode(load("paged-history.jsonl"))
+    batches = [r for r in out if isinstance(r, HistoryBatch)]
+    assert [(b.asset, b.period) for b in batches] == [("AUDUSD_otc", 60), ("AUDNZD_otc", 60)]
+    assert batches[0].candles == (
+        (1781430600 - OFFSET, 0.70401, 0.70411, 0.70388, 0.70396),
+        (1781430660 - OFFSET, 0.70396, 0.70406, 0.7036, 0.70362),
+    )
+    assert batches[1].candles == ((1781430600 - OFFSET, 1.08567, 1.08586, 1.08475, 1.08553),)
+    assert [e.data["candles"] for e in of_type(out, "history_loaded")] == [2, 1]
+
+
+# ---------------------------------------------------------------------- sockets
+
+
+def test_interleaved_sockets_keep_their_own_pairing_and_other_hosts_are_ignored() -> None:
+    out, dec = decode(load("multi-socket.jsonl"))
+    assert ticks(out) == [
+        ("EURUSD_otc", 1781430720.343 - OFFSET, 1.14361),
+        ("GBPUSD_otc", 1781430720.412 - OFFSET, 1.33319),
+        ("EURUSD_otc", 1781430720.843 - OFFSET, 1.14362),
+        ("EURUSD_otc", 1781430720.843 - OFFSET, 1.14362),
+        ("GBPUSD_otc", 1781430720.912 - OFFSET, 1.3332),
+    ]
+    [balance] = of_type(out, "balance")
+    assert balance.data == {"balance": 9606.02, "is_demo": True}
+    # the chat host's frames, even one that looks like a tick, never become records
+    assert all(r.price < 9 for r in out if isinstance(r, Tick))
+    assert dec.counters["ignored_socket"] >= 5
+
+
+def test_sockets_without_url_are_recognised_by_their_content() -> None:
+    out, dec = decode(load("pre-attach.jsonl"))
+    assert ticks(out) == [
+        ("EURUSD_otc", 1781430720.123 - OFFSET, 1.14361),  # an unannounced tick body
+        ("EURUSD_otc", 1781430720.5 - OFFSET, 1.14362),  # two rows in one frame
+        ("GBPUSD_otc", 1781430720.51 - OFFSET, 1.3332),
+        ("EURUSD_otc", 1781430721.0 - OFFSET, 1.14363),  # the flat form
+        ("EURUSD_otc", 1781430721.5 - OFFSET, 1.14364),  # milliseconds
+    ]
+    assert [e.data for e in of_type(out, "platform_state")] == [
+        {"asset": "GBPUSD_otc", "period": 30, "source": "changeSymbol"}
+    ]
+    assert dec.counters["ignored_socket"] == 3  # the chat-like socket's three frames
+    assert dec.counters["unannounced_binary"] == 1
+
+
+def test_socket_closed_forgets_a_pending_header() -> None:
+    dec = Decoder()
+    url = "ws://127.0.0.1:8765/socket.io/?EIO=4&transport=websocket"
+    dec.feed(Frame(1.0, "recv", "s", url, 1, '451-["updateStream",{"_placeholder":true,"num":0}]'))
+    dec.socket_closed("s")
+    body = base64.b64encode(b'{"foo": 1}').decode()
+    assert dec.feed(Frame(2.0, "recv", "s", url, 2, body)) == []
+    assert dec.counters["unknown_binary"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "broker"),
+    [
+        ("wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket", True),
+        ("wss://demo-api-eu.po.market/socket.io/?EIO=4&transport=websocket", True),
+        ("wss://try-demo-eu.po.market/socket.io/?EIO=4&transport=websocket", True),
+        ("wss://api-us-north.po.market/socket.io/?EIO=4&transport=websocket", True),
+        ("ws://127.0.0.1:8765/socket.io/?EIO=4&transport=websocket", True),
+        ("ws://localhost:40123/socket.io/?EIO=4&transport=websocket", True),
+        ("wss://chat-po.site/cabinet-client/socket.io/?EIO=4&transport=websocket", False),
+        ("wss://events-po.com/socket.io/?EIO=4&transport=websocket", False),
+        ("wss://po.market.evil.example/socket.io/", False),
+    ],
+)
+def test_default_url_pattern(url: str, broker: bool) -> None:
+    import re
+
+    assert (re.search(DEFAULT_WS_URL_PATTERN, url) is not None) is broker
+
+
+# ---------------------------------------------------------------------- assets, selection, balance
+
+
+def test_assets_sentiment_and_what_the_user_selected() -> None:
+    out, _ = decode(load("assets-and-state.jsonl"))
+    [assets] = of_type(out, "assets")
+    rows = assets.data["assets"]
+    assert [(a["asset"], a["label"], a["type"], a["payout"], a["otc"], a["active"]) for a in rows] == [
+        ("EURUSD_otc", "EUR/USD OTC", "currency", 92, True, True),
+        ("EURUSD", "EUR/USD", "currency", 78, False, False),
+    ]
+    assert rows[0]["digits"] == 5 and rows[0]["id"] == 66
+    [sentiment] = of_type(out, "sentiment")
+    assert sentiment.data == {"asset": "EURUSD_otc", "value": 96}
+    assert [e.data for e in of_type(out, "platform_state")] == [
+        {"asset": "EURUSD_otc", "period": 60, "source": "changeSymbol"},
+        # saveCharts gives the symbol; the period stays the one changeSymbol said, in seconds
+        {"asset": "CADJPY_otc", "period": 60, "source": "saveCharts"},
+    ]
+    [balance] = of_type(out, "balance")
+    assert balance.data == {"balance": 100.5, "is_demo": False}
+    assert all(e.ts > 1.7e9 for e in out if isinstance(e, Event))
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def test_malformed_and_unknown_frames_are_counted_and_skipped() -> None:
+    out, dec = decode(load("malformed.jsonl"))
+    assert ticks(out) == [("EURUSD_otc", 1781430720.5 - OFFSET, 1.14361)]
+    c = dec.counters
+    assert c["frames"] == 14
+    assert c["malformed:empty_text"] == 1
+    assert c["malformed:socketio"] == 1  # 42[not json
+    assert c["malformed:event"] == 1  # 42{...}
+    assert c["unknown_event:someNewEvent"] == 1
+    assert c["malformed:text"] == 1  # zzz
+    assert c["malformed:binary_body"] == 1  # not base64
+    assert c["malformed:tick"] == 1  # "soon"
+    assert c["malformed:missing_attachment"] == 1  # history header followed by text
+    assert c["unknown_binary"] == 1
+
+
+def test_frames_from_the_page_are_decoded_as_sent() -> None:
+    dec = Decoder()
+    url = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
+    # a text event with a namespace and an ack id is still read
+    out = dec.feed(Frame(5.0, "sent", "s", url, 1, '42/chart,17["changeSymbol",{"asset":"A","period":5}]'))
+    assert [e.data for e in out if isinstance(e, Event)] == [
+        {"asset": "A", "period": 5, "source": "changeSymbol"}
+    ]
+    # a received changeSymbol is not the user's selection
+    assert dec.feed(Frame(6.0, "recv", "s", url, 1, '42["changeSymbol",{"asset":"B","period":5}]')) == []
+
+
+def test_an_implausible_capture_time_does_not_fix_the_offset() -> None:
+    frames = tick_frames([[1781430720.5, 1.1], [1781430721.0, 1.2]], "A_otc", "s", None)
+    frames[1] = Frame(0.0, *[getattr(frames[1], k) for k in ("dir", "socket", "url", "opcode", "payload")])
+    out, dec = decode(frames)
+    # the first tick falls back to the usual offset; the second measures it properly
+    assert ticks(out) == [("A_otc", 1781430720.5 - 7200, 1.1), ("A_otc", 1781430721.0 - 7200, 1.2)]
+    assert dec.counters["offset_implausible"] == 1 and dec.counters["offset_measured"] == 1
+
+
+@pytest.mark.parametrize(
+    ("chart_period", "period"),
+    [(4, 60), (0, 5), (11, 14400), (60, 60), (300, 300), (3, 30), (77, None), ("x", None)],
+)
+def test_save_charts_before_any_change_symbol_reads_chart_period(
+    chart_period: object, period: object
+) -> None:
+    dec = Decoder()
+    body = json.dumps(["saveCharts", {"settings": [{"symbol": "CADJPY_otc", "chartPeriod": chart_period}]}])
+    url = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
+    [event] = dec.feed(Frame(1.0, "sent", "s", url, 1, "42" + body))
+    assert isinstance(event, Event)
+    assert event.data == {"asset": "CADJPY_otc", "period": period, "source": "saveCharts"}

@@ -1,0 +1,73 @@
+// Small REST helpers for the gateway (same origin).
+
+import { token } from './gateway.js';
+
+function headers(extra = {}) {
+  const t = token();
+  return t ? { ...extra, Authorization: `Bearer ${t}` } : extra;
+}
+
+/** GET a JSON document; throws an Error with a plain message on failure. */
+export async function getJson(path, { signal } = {}) {
+  const res = await fetch(path, { signal, headers: headers({ Accept: 'application/json' }) });
+  if (!res.ok) throw new Error(await problem(res));
+  return res.json();
+}
+
+/** POST a JSON body and read the JSON answer. */
+export async function postJson(path, body, { signal } = {}) {
+  const res = await fetch(path, {
+    method: 'POST',
+    signal,
+    headers: headers({ 'Content-Type': 'application/json', Accept: 'application/json' }),
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(await problem(res));
+  return res.json();
+}
+
+async function problem(res) {
+  let detail = '';
+  try {
+    const body = await res.json();
+    detail = body.message || body.detail || body.error || '';
+    if (typeof detail !== 'string') detail = JSON.stringify(detail);
+  } catch {
+    /* not JSON */
+  }
+  return detail || `The server answered ${res.status} ${res.statusText}`.trim();
+}
+
+/** The first of several GETs that works (for endpoints whose path may differ between versions). */
+export async function getFirst(paths, opts) {
+  let last;
+  for (const p of paths) {
+    try {
+      return await getJson(p, opts);
+    } catch (err) {
+      if (err.name === 'AbortError') throw err;
+      last = err;
+    }
+  }
+  throw last || new Error('nothing to fetch');
+}
+
+export const DATASET_LIMIT = 200000;
+
+/**
+ * The candles of a collected dataset: from the dataset itself when the server offers that,
+ * else the same asset and timeframe from the recent candles the server keeps (`fallback` true).
+ */
+export async function datasetCandles(ds, opts) {
+  const id = encodeURIComponent(ds.id);
+  try {
+    // The whole dataset (the server's largest answer); the chart shows the newest part first.
+    const body = await getJson(`/api/datasets/${id}/candles?limit=${DATASET_LIMIT}`, opts);
+    return { candles: Array.isArray(body) ? body : body.candles || [], fallback: false };
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    const q = `asset=${encodeURIComponent(ds.asset)}&timeframe=${ds.timeframe}&limit=5000`;
+    const body = await getJson(`/api/candles?${q}`, opts);
+    return { candles: Array.isArray(body) ? body : body.candles || [], fallback: true };
+  }
+}
