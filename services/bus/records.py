@@ -201,7 +201,7 @@ def from_map(obj: dict[str, Any]) -> Record:
             ticks=_int(obj, "ticks"),
             closed=closed,
         )
-    raise RecordError("unknown_kind", f"cannot tell what record this is: keys {sorted(obj)}")
+    raise RecordError("unknown_kind", f"cannot tell what record this is: keys {sorted(map(repr, obj))}")
 
 
 def decode(raw: bytes) -> Record:

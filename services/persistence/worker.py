@@ -1,22 +1,21 @@
-"""The persistence service's loop: stream entries → rows on disk → acknowledgements.
+"""The persistence service's loop: stream entries → rows on disk → the group moved past them.
 
-A plain blocking loop on the sync Redis client (DESIGN §3). One consumer, ``persistence``, in the
-group ``persistence`` on every tick partition and every bar stream; the data folder's lock makes
-sure only one process writes a folder. Entries are acknowledged only once their rows are committed
-(see ``store.py``), so a crash, a full disk or a vanished folder never loses or repeats a row.
+A plain blocking loop on the sync Redis client (DESIGN §3); a child process (``reader.py``) reads
+and decodes ahead while this one formats, writes and commits. The consumer group ``persistence``
+on every tick partition and bar stream marks how far the files go: its position is moved past
+entries (XGROUP SETID) only once their rows are committed (see ``store.py``), so its lag is what
+still waits to be written and trimming never drops it. Reading resumes from the commit record, so
+a crash, a full disk or a vanished folder never loses or repeats a row. The data folder's lock
+makes sure only one process writes a folder.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import queue
-import threading
 import time
 from collections import Counter
 from typing import Any
 
-import msgpack
 from redis.exceptions import ResponseError
 
 from services.bus.backoff import Backoff
@@ -24,44 +23,20 @@ from services.bus.connection import RETRIABLE, connect_sync
 from services.bus.groups import ConsumerGroup
 from services.bus.health import Heartbeat
 from services.bus.keys import Keys
-from services.bus.records import KNOWN_VERSIONS, Candle, HistoryBatch, RecordError, Tick, decode
 from services.bus.service import ServiceShell
 from services.bus.timeframes import parse_timeframes
+from services.persistence.chunk import Chunk
 from services.persistence.config import PersistenceSettings
 from services.persistence.layout import TF_SECONDS, safe_name, session_label
+from services.persistence.reader import Reader, ReaderGone
 from services.persistence.store import DiskError, LockedError, Store, id_tuple
-from services.persistence.writer import RowFormatter, SeriesKey, plan
+from services.persistence.writer import RowFormatter, SeriesKey, lines_of, plan
 
 SERVICE = "persistence"
 GROUP = "persistence"
 # One fixed consumer name: after a restart the service finds its own pending entries again.
 CONSUMER = "persistence"
 log = logging.getLogger("qf.persistence")
-
-# A stream entry as read here: stream key, entry id, its ``d`` field (None if the entry is gone).
-Raw = tuple[str, bytes, bytes | None]
-_NUMBER = (float, int)
-
-
-def _raw_reply(response: Any, **_: Any) -> Any:
-    return response
-
-
-def _parse(resp: Any) -> list[Raw]:
-    """Entries of a raw XREADGROUP reply (a list of pairs in RESP2, a map in RESP3)."""
-    out: list[Raw] = []
-    if not resp:
-        return out
-    for stream, rows in resp.items() if isinstance(resp, dict) else resp:
-        key = stream.decode() if isinstance(stream, bytes) else str(stream)
-        for eid, fields in rows:
-            if not fields:
-                out.append((key, eid, None))
-            elif len(fields) == 2 and fields[0] == b"d":
-                out.append((key, eid, fields[1]))
-            else:
-                out.append((key, eid, dict(zip(fields[::2], fields[1::2], strict=False)).get(b"d")))
-    return out
 
 
 class Worker(ServiceShell):
@@ -74,13 +49,17 @@ class Worker(ServiceShell):
         self.settings = settings
         self.keys = Keys(settings.prefix)
         self.client = connect_sync(settings)
-        # Entries are parsed here from Redis's own reply: the generic parser costs more than the
-        # rest of the path together (see bench/persistence.py).
-        self.client.set_response_callback("XREADGROUP", _raw_reply)
         self.store = Store(settings.data_dir)
         self.group = ConsumerGroup(self.client, GROUP, CONSUMER, [], start_id="0")
         self.fmt = RowFormatter()
         self.counts: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        # Where reading stands in each stream (the last id written or passed over), and how many
+        # entries the group has read there when known (Redis 7 keeps its lag from that).
+        self.positions: dict[str, str] = {}
+        self.entries_read: dict[str, int | None] = {}
+        self._entries_read_ok = False
+        self.reader: Reader | None = None
         self.chunk_size = {"ticks": settings.tick_chunk, "candles": settings.candle_chunk}
         self._names: dict[str, str] = {}
         self._next_discovery = 0.0
@@ -96,7 +75,7 @@ class Worker(ServiceShell):
         errors: dict[str, int] = {}
         for _ in range(5):  # the loop may add a counter while this thread copies them
             try:
-                counts, errors = dict(self.counts), dict(self.group.errors)
+                counts, errors = dict(self.counts), dict(self.errors)
                 break
             except RuntimeError:
                 continue
@@ -165,7 +144,46 @@ class Worker(ServiceShell):
         if new:
             self.group.ensure(new)
             self.group.streams.extend(new)
+            found = self.start_positions(new)
+            self.positions.update(found)
+            if self.reader is not None:
+                self.reader.add(found)
             log.info("reading %s", ", ".join(new))
+
+    # -- where to read from ------------------------------------------------------------------
+
+    def start_positions(self, keys: list[str]) -> dict[str, str]:
+        """Where reading starts in each stream: after the last entry on disk, else the group's position."""
+        assert self.store.committed is not None
+        committed = self.store.committed.streams
+        out: dict[str, str] = {}
+        for key in keys:
+            info = _our_group(self.client, key)
+            last = _s(info.get("last-delivered-id", "0-0")) if info else "0-0"
+            if info and int(info.get("pending") or 0):
+                # Left by a version that acknowledged entry by entry: read again from the oldest.
+                oldest = _s(self.client.xpending(key, GROUP)["min"])
+                self._forget_pending(key)
+                if id_tuple(oldest) <= id_tuple(last):
+                    last = _before(oldest)
+                    info = {}
+            start = committed.get(key, last)
+            if start != last and info:
+                # On disk already (a stop between writing and moving the group): say so at once.
+                self.client.execute_command("XGROUP", "SETID", key, GROUP, start)  # type: ignore[no-untyped-call]
+                info = {}
+            known = info.get("entries-read") if info else None
+            exact = self._entries_read_ok and isinstance(known, int) and start == last
+            self.entries_read[key] = known if exact else None
+            out[key] = start
+        return out
+
+    def _forget_pending(self, key: str) -> None:
+        while True:
+            rows = self.client.xpending_range(key, GROUP, min="-", max="+", count=10_000)
+            if not rows:
+                return
+            self.client.xack(key, GROUP, *[r["message_id"] for r in rows])
 
     # -- one batch -------------------------------------------------------------------------
 
@@ -175,81 +193,9 @@ class Worker(ServiceShell):
             name = self._names[asset] = safe_name(asset)
         return name
 
-    def rows_of(self, entries: list[Raw]) -> tuple[list[tuple[SeriesKey, str]], dict[str, str]]:
-        """CSV lines of the entries not yet on disk, and the last such id per stream."""
-        committed = self.store.committed
-        assert committed is not None
-        done = {k: id_tuple(v) for k, v in committed.streams.items()}
-        rows: list[tuple[SeriesKey, str]] = []
-        append = rows.append
-        last: dict[str, bytes] = {}
-        ticks, candles = self.settings.collect_ticks, self.settings.collect_candles
-        errors = self.group.errors
-        fmt_tick = self.fmt.tick
-        names = self._names
-        unpackb = msgpack.unpackb
-        isfinite = math.isfinite
-        for stream, eid, raw in entries:
-            if done:
-                seen = done.get(stream)
-                if seen is not None:
-                    if id_tuple(eid.decode()) <= seen:
-                        self.counts["skipped_already_on_disk"] += 1
-                        continue
-                    del done[stream]  # ids only grow within a stream: no need to look again
-            last[stream] = eid
-            if raw is None:
-                errors["entry_gone"] += 1
-                continue
-            # Fast path for the common case, a well-formed tick; anything else takes the full decoder.
-            obj: Any
-            try:
-                obj = unpackb(raw, raw=False, strict_map_key=False)
-            except Exception:
-                obj = None
-            if type(obj) is dict and obj.get("kind") == "tick" and obj.get("v") in KNOWN_VERSIONS:
-                asset: Any = obj.get("asset")
-                ts: Any = obj.get("ts")
-                price: Any = obj.get("price")
-                if (
-                    type(asset) is str
-                    and asset
-                    and type(ts) in _NUMBER
-                    and type(price) in _NUMBER
-                    and isfinite(ts)
-                    and isfinite(price)
-                ):
-                    if ticks:
-                        name = names.get(asset) or self._stored(asset)
-                        append((("ticks", name, None), fmt_tick(ts, price)))
-                    continue
-            try:
-                rec = decode(raw)
-            except RecordError as exc:
-                errors[exc.kind] += 1
-                continue
-            if isinstance(rec, Tick):
-                if ticks:
-                    append((("ticks", self._stored(rec.asset), None), fmt_tick(rec.ts, rec.price)))
-            elif isinstance(rec, Candle):
-                if rec.tf not in TF_SECONDS:
-                    errors["timeframe_not_in_layout"] += 1
-                elif rec.closed and candles:
-                    append((("candles", self._stored(rec.asset), rec.tf), self.fmt.candle(rec)))
-                elif not rec.closed:
-                    errors["not_closed"] += 1
-            elif isinstance(rec, HistoryBatch):
-                self.counts["history_batches"] += 1  # reaches disk as candles, via the candle service
-            else:
-                errors["unexpected_record"] += 1
-        return rows, {k: v.decode() for k, v in last.items()}
-
-    def write(self, entries: list[Raw]) -> bool:
+    def write(self, by_series: dict[SeriesKey, list[str]], last: dict[str, str]) -> bool:
         """Commit the rows of a batch, retrying while the disk refuses; False if asked to stop."""
-        rows, last = self.rows_of(entries)
-        if not rows:
-            return True
-        appends, moved = plan(self.store.positions(), rows, self.chunk_size)
+        appends, moved = plan(self.store.positions(), by_series, self.chunk_size)
         backoff = Backoff(initial=0.2, cap=5.0)
         failing = False
         while True:
@@ -272,68 +218,53 @@ class Worker(ServiceShell):
         if failing:
             self._last_problem = ""
             self.report("recovered", "writing files again")
-        for key, _ in rows:
-            self.counts["tick_rows" if key[0] == "ticks" else "candle_rows"] += 1
         self.counts["files_created"] += created
         self.counts["batches"] += 1
         return True
+
+    def handle(self, chunks: list[Chunk]) -> bool:
+        """Write one batch, then move the group past it; False when stopping left it unwritten."""
+        if not chunks:
+            return True
+        by_series, tick_rows, candle_rows = lines_of(chunks, self.fmt, self._stored)
+        last: dict[str, tuple[str, int]] = {}
+        for c in chunks:
+            seen = last.get(c.stream)
+            last[c.stream] = (c.last_id, c.entries + (seen[1] if seen else 0))
+            if c.errors:
+                self.errors.update(c.errors)
+            self.counts["history_batches"] += c.history
+        if by_series and not self.write(by_series, {k: v[0] for k, v in last.items()}):
+            return False
+        self.advance(last)
+        self.counts["tick_rows"] += tick_rows
+        self.counts["candle_rows"] += candle_rows
+        self.counts["entries"] += sum(n for _, n in last.values())
+        return True
+
+    def advance(self, last: dict[str, tuple[str, int]]) -> None:
+        """Move the group past entries now on disk (what acknowledging means here)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key, (eid, n) in last.items():
+            self.positions[key] = eid
+            known = self.entries_read.get(key)
+            if known is None:
+                pipe.execute_command("XGROUP", "SETID", key, GROUP, eid)
+            else:
+                self.entries_read[key] = known + n
+                pipe.execute_command("XGROUP", "SETID", key, GROUP, eid, "ENTRIESREAD", known + n)
+        for key, result in zip(last, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(result, ResponseError):
+                # The group was removed meanwhile: make it again at what is on disk.
+                self.group.ensure([key])
+                self.client.execute_command("XGROUP", "SETID", key, GROUP, last[key][0])
+                self.entries_read[key] = None
 
     def _sleep(self, seconds: float) -> bool:
         end = time.monotonic() + seconds
         while not self._stop and time.monotonic() < end:
             time.sleep(min(0.1, end - time.monotonic()))
         return self._stop
-
-    def handle(self, entries: list[Raw]) -> bool:
-        """Write then acknowledge one batch; False when stopping left it unacknowledged."""
-        if not entries:
-            return True
-        if not self.write(entries):
-            return False
-        self.ack(entries)
-        self.counts["entries"] += len(entries)
-        return True
-
-    def ack(self, entries: list[Raw]) -> None:
-        """Acknowledge entries, one XACK per stream."""
-        by_stream: dict[str, list[bytes]] = {}
-        for stream, eid, _ in entries:
-            by_stream.setdefault(stream, []).append(eid)
-        pipe = self.client.pipeline(transaction=False)
-        for key, ids in by_stream.items():
-            pipe.xack(key, GROUP, *ids)
-        pipe.execute()
-
-    def read(self, count: int, block_ms: int | None, new: bool = True) -> list[Raw]:
-        """New entries (``new``) or this consumer's own pending ones, from every stream read."""
-        keys = self.group.streams
-        if not keys:
-            if block_ms:
-                self._sleep(block_ms / 1000)
-            return []
-        args: list[Any] = ["XREADGROUP", "GROUP", GROUP, CONSUMER, "COUNT", count]
-        if block_ms is not None and new:
-            args += ["BLOCK", block_ms]
-        args += ["STREAMS", *keys, *([">" if new else "0"] * len(keys))]
-        try:
-            return _parse(self.client.execute_command(*args))  # type: ignore[no-untyped-call]
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            self.group.ensure(keys)
-            return []
-
-    def batch(self) -> list[Raw]:
-        """New entries: wait a little for the first, then take what is there up to the batch size."""
-        limit = self.settings.persist_batch
-        per_read = max(1, min(5000, limit))
-        entries = self.read(per_read, 500)
-        while entries and len(entries) < limit:
-            more = self.read(per_read, None)
-            if not more:
-                break
-            entries += more
-        return entries
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -378,29 +309,28 @@ class Worker(ServiceShell):
         return 0
 
     def serve(self) -> None:
-        """The loop: own pending entries first, then new ones, until :meth:`stop`."""
+        """The loop: read (in the child process), write, move the group; until :meth:`stop`."""
         announced = False
+        restarts = Backoff(initial=0.2, cap=5.0)
         while not self._stop:
             try:
-                # Our own entries delivered before a crash or an outage come first, in order.
+                self._entries_read_ok = _supports_entries_read(self.client)
+                self.group.streams = []
+                self.positions = {}
                 self.discover(force=True)
-                while not self._stop:
-                    entries = self.read(min(5000, self.settings.persist_batch), None, new=False)
-                    if not entries:
-                        break
-                    if not self.handle(entries):
-                        return
-                if self._stop:
-                    return
-                if not announced or self._state == "degraded":
-                    self.report("recovered" if announced else "running", "writing files")
-                    self._last_problem = ""
-                    announced = True
-                with Prefetch(self) as ahead:
+                count = max(1, min(5000, self.settings.persist_batch))
+                with Reader(self.settings, self.positions, count) as reader:
+                    self.reader = reader
+                    if not announced or self._state == "degraded":
+                        self._announce(announced)
+                        announced = True
                     while not self._stop:
-                        if not self.handle(ahead.get(0.5)):
+                        chunks = reader.take(self.settings.persist_batch, 0.5)
+                        if not self.handle(chunks):
                             return
+                        restarts.reset()
                         self.check_lag()
+                        self.discover()
             except RETRIABLE as exc:
                 self.counts["redis_errors"] += 1
                 self._state = "degraded"
@@ -408,57 +338,53 @@ class Worker(ServiceShell):
                 if not self.connect():
                     return
                 self.report("recovered", "Redis answers again")
+            except ReaderGone as exc:
+                if self._stop:
+                    return
+                self.counts["reader_restarts"] += 1
+                log.warning("reading stopped (%s); starting again from what is on disk", exc)
+                if not self.connect():
+                    return
+                if self._sleep(restarts.next_delay()):
+                    return
+            finally:
+                self.reader = None
+
+    def _announce(self, announced: bool) -> None:
+        self.report("recovered" if announced else "running", "writing files")
+        self._last_problem = ""
 
 
-class Prefetch:
-    """Reads the next batch from Redis while the current one is written (two cores, one each).
+def _s(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
 
-    Batches come out in the order they were read, so rows keep their stream order. Entries read
-    ahead but not written when the loop stops stay pending in Redis and come back on the next start.
-    """
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.queue: queue.Queue[list[Raw] | BaseException] = queue.Queue(maxsize=1)
-        self.halt = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="persistence-read", daemon=True)
+def _our_group(client: Any, key: str) -> dict[str, Any]:
+    """XINFO GROUPS of ``key`` for the ``persistence`` group, keys as text ({} if none)."""
+    try:
+        rows = client.xinfo_groups(key)
+    except ResponseError:
+        return {}
+    for row in rows:
+        info = {_s(k): v for k, v in row.items()}
+        if _s(info.get("name", "")) == GROUP:
+            return info
+    return {}
 
-    def __enter__(self) -> Prefetch:
-        self.thread.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
-        self.halt.set()
-        self.thread.join(timeout=10)
+def _before(eid: str) -> str:
+    """The id just before ``eid`` (reading "after" it then starts at ``eid``)."""
+    ms, seq = id_tuple(eid)
+    return f"{ms}-{seq - 1}" if seq else f"{ms - 1}-18446744073709551615" if ms else "0-0"
 
-    def _run(self) -> None:
-        while not self.halt.is_set():
-            item: list[Raw] | BaseException
-            try:
-                self.worker.discover()
-                item = self.worker.batch()
-            except Exception as exc:  # handed to the loop, which knows what to do with it
-                item = exc
-            if isinstance(item, list) and not item:
-                continue
-            while not self.halt.is_set():
-                try:
-                    self.queue.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, BaseException):
-                return
 
-    def get(self, timeout: float) -> list[Raw]:
-        """The next batch (empty if none came within ``timeout``); re-raises the reader's error."""
-        try:
-            item = self.queue.get(timeout=timeout)
-        except queue.Empty:
-            return []
-        if isinstance(item, BaseException):
-            raise item
-        return item
+def _supports_entries_read(client: Any) -> bool:
+    """Redis 7 and later keep a group's read count (XGROUP SETID … ENTRIESREAD)."""
+    try:
+        version = _s(client.info("server").get("redis_version", "0"))
+        return int(version.split(".")[0]) >= 7
+    except (ResponseError, ValueError):
+        return False
 
 
 def main(settings: PersistenceSettings) -> int:

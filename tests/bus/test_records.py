@@ -53,6 +53,7 @@ def test_every_map_carries_the_schema_version():
             "bad_field",
         ),
         (msgpack.packb({"v": 1, "what": 1}), "unknown_kind"),
+        (msgpack.packb({"v": 1, 1: 2, "a": 3}), "unknown_kind"),  # keys of mixed types
     ],
 )
 def test_malformed_entries_raise_a_clear_error(raw, kind):

@@ -16,7 +16,7 @@ SIZES = {"ticks": 3, "candles": 3}
 
 
 def _commit(store: Store, lines: list[str], last_id: str) -> None:
-    appends, moved = plan(store.positions(), [(KEY, x) for x in lines], SIZES)
+    appends, moved = plan(store.positions(), {KEY: lines}, SIZES)
     store.commit(appends, moved, {"s": last_id})
 
 
@@ -35,7 +35,7 @@ def test_rows_written_after_the_last_commit_are_undone_on_start(tmp_path: Path) 
     store.open(T0, session_label)
     _commit(store, ["a\n", "b\n"], "1-0")
     # The process wrote and fsynced more rows, even a new chunk, then died before its commit record.
-    appends, _ = plan(store.positions(), [(KEY, x) for x in ["c\n", "d\n", "e\n"]], SIZES)
+    appends, _ = plan(store.positions(), {KEY: ["c\n", "d\n", "e\n"]}, SIZES)
     assert [a.chunk for a in appends] == [1, 2]
     session = store.committed.session  # type: ignore[union-attr]
     for a in appends:

@@ -29,7 +29,7 @@ def test_plan_cuts_a_new_chunk_every_n_rows(start: int, size: int, n: int) -> No
     start = min(start, size)
     key = ("ticks", "A", None)
     lines = [f"{i}\n" for i in range(n)]
-    appends, moved = plan({key: Position(3, start)}, [(key, x) for x in lines], {"ticks": size})
+    appends, moved = plan({key: Position(3, start)}, {key: lines}, {"ticks": size})
     # Independent view: row k (counting the rows already in chunk 3) lands in chunk 3 + k // size.
     expect: dict[int, list[str]] = {}
     for i, line in enumerate(lines):
@@ -46,6 +46,6 @@ def test_plan_cuts_a_new_chunk_every_n_rows(start: int, size: int, n: int) -> No
 
 def test_series_are_kept_apart_and_new_ones_start_at_chunk_one() -> None:
     a, b = ("ticks", "A", None), ("candles", "A", 60)
-    appends, moved = plan({}, [(a, "1\n"), (b, "x\n"), (a, "2\n")], {"ticks": 10, "candles": 10})
+    appends, moved = plan({}, {a: ["1\n", "2\n"], b: ["x\n"]}, {"ticks": 10, "candles": 10})
     assert [(x.key, x.chunk, x.lines) for x in appends] == [(a, 1, ("1\n", "2\n")), (b, 1, ("x\n",))]
     assert moved == {a: Position(1, 2), b: Position(1, 1)}
