@@ -7,13 +7,14 @@ the current session its chunk number, rows and byte length. A batch is committed
 1. append the rows to the chunk files and fsync each file (and each new file's folder), or, when
    a batch touches many files, one ``syncfs`` of the filesystem after all of them;
 2. write the commit record to a temporary file, fsync it, rename it over the old one, fsync the folder;
-3. only then acknowledge the stream entries.
+3. only then move the consumer group past the stream entries (``worker.py``).
 
 A crash before step 2 leaves rows on disk that the record does not mention: on start, and after
 every failed write, :meth:`Store.recover` cuts each file back to the length the record gives and
-removes chunks created after it, so those entries (still pending in Redis) are written once, anew.
-A crash after step 2 leaves entries pending whose ids are at or below the recorded ids: they are
-acknowledged without writing. A torn last line is cut away by the same repair.
+removes chunks created after it, and reading starts again after the recorded ids, so those entries
+are written once, anew. A crash after step 2 leaves the group behind the record: reading starts
+after the recorded ids all the same, and the group is moved there. A torn last line is cut away by
+the same repair.
 """
 
 from __future__ import annotations

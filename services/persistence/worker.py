@@ -34,7 +34,7 @@ from services.persistence.writer import RowFormatter, SeriesKey, lines_of, plan
 
 SERVICE = "persistence"
 GROUP = "persistence"
-# One fixed consumer name: after a restart the service finds its own pending entries again.
+# The group helper wants a consumer name; entries are read with XREAD, so none is ever pending.
 CONSUMER = "persistence"
 log = logging.getLogger("qf.persistence")
 
