@@ -53,6 +53,9 @@ class Client:
     outbox: Outbox
     streams: set[Stream] = field(default_factory=set)
     pending: dict[Stream, list[Candle]] = field(default_factory=dict)
+    # Per stream, the open time of the last closed candle its history held: the stored series can
+    # be ahead of the relay, so live updates up to that time are already on the chart.
+    history_closed: dict[Stream, int] = field(default_factory=dict)
     follow: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -167,9 +170,12 @@ class Hub:
             client = self.clients.get(sid)
             if client is None:
                 continue
-            pending = client.pending.get(Stream(c.asset, c.tf))
+            stream = Stream(c.asset, c.tf)
+            pending = client.pending.get(stream)
             if pending is not None:
                 pending.append(c)
+                continue
+            if not follows_history(c, client.history_closed.get(stream, -1)):
                 continue
             if c.closed and client.outbox.supersede(key):
                 self.metrics.coalesced.inc()
@@ -238,6 +244,7 @@ class Hub:
     def _leave(self, client: Client, stream: Stream) -> None:
         client.streams.discard(stream)
         client.pending.pop(stream, None)
+        client.history_closed.pop(stream, None)
         sids = self.rooms.get(stream)
         if sids is not None:
             sids.discard(client.sid)
@@ -260,6 +267,7 @@ class Hub:
         if buffered is None or stream not in client.streams:
             return  # stopped meanwhile
         candles, last_closed = merge_history(stored, snap, self.settings.gateway_history_limit)
+        client.history_closed[stream] = last_closed
         payload = {
             "asset": stream.asset,
             "timeframe": stream.timeframe,

@@ -35,6 +35,10 @@ DEFAULT_WS_URL_PATTERN = (
     r"|^wss?://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?/socket\.io/"
 )
 
+# QuantumFlux's own web app marks its Socket.IO connections (web/src/gateway.js): a chart opened
+# in the same Chrome as PocketOption must never be taken for the broker, whatever the pattern says.
+OWN_SOCKET = re.compile(r"[?&]client=quantumflux(?:&|#|$)")
+
 TICK_HEADER = '451-["updateStream",{"_placeholder":true,"num":0}]'
 HISTORY_EVENTS = frozenset({"updateHistoryNewFast", "updateHistoryNew"})
 PAGED_HISTORY_EVENTS = frozenset({"loadHistoryPeriod", "loadHistoryPeriodFast"})
@@ -244,7 +248,7 @@ class Decoder:
             st = self._new_socket(frame)
         elif st.url is None and frame.url is not None:
             st.url = frame.url
-            st.broker = self._url_re.search(frame.url) is not None
+            st.broker = self._is_broker(frame.url)
         if st.broker is False:
             counters["ignored_socket"] += 1
             return []
@@ -278,10 +282,13 @@ class Decoder:
         url = frame.url
         if not isinstance(frame.socket, str):
             raise TypeError("socket id is not a string")
-        broker = None if url is None else self._url_re.search(url) is not None
+        broker = None if url is None else self._is_broker(url)
         st = _Socket(url=url, broker=broker)
         self._sockets[frame.socket] = st
         return st
+
+    def _is_broker(self, url: str) -> bool:
+        return self._url_re.search(url) is not None and OWN_SOCKET.search(url) is None
 
     def _drop_pending(self, st: _Socket, direction: str | None = None) -> None:
         # A header whose binary body never came: the notes say they are always adjacent.

@@ -92,6 +92,8 @@ class IngestWorker:
             "records": self.records,
             "ticks": dec.get("ticks", 0),
             "malformed": sum(v for k, v in dec.items() if k.startswith("malformed")),
+            # Frames of other sockets in the same Chrome (chat, QuantumFlux's own chart, …), left alone.
+            "ignored_frames": dec.get("ignored_socket", 0),
             "repeated_ticks": self.repeats.dropped,
             **self.publisher.counters(),
         }

@@ -32,6 +32,30 @@ from services.persistence.reader import Reader, ReaderGone
 from services.persistence.store import DiskError, LockedError, Store, id_tuple
 from services.persistence.writer import RowFormatter, SeriesKey, lines_of, plan
 
+# Moves the group to ARGV[2] with its count of entries read: the count kept so far plus this
+# batch's, or, when unknown, counted here from the entries after that id (up to 100 000).
+MOVE_GROUP = """
+local read
+local known = tonumber(ARGV[4])
+if known >= 0 then
+  read = known + tonumber(ARGV[3])
+else
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  local added
+  for i = 1, #info, 2 do
+    if info[i] == 'entries-added' then added = info[i + 1] end
+  end
+  local after = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', 100000)
+  if added and #after < 100000 then read = added - #after end
+end
+if read then
+  redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], ARGV[2], 'ENTRIESREAD', read)
+  return read
+end
+redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], ARGV[2])
+return -1
+"""
+
 SERVICE = "persistence"
 GROUP = "persistence"
 # The group helper wants a consumer name; entries are read with XREAD, so none is ever pending.
@@ -58,7 +82,8 @@ class Worker(ServiceShell):
         # entries the group has read there when known (Redis 7 keeps its lag from that).
         self.positions: dict[str, str] = {}
         self.entries_read: dict[str, int | None] = {}
-        self._entries_read_ok = False
+        self._entries_read_ok: bool | None = None  # known once Redis has been asked
+        self._move_script = self.client.register_script(MOVE_GROUP)
         self.reader: Reader | None = None
         self.chunk_size = {"ticks": settings.tick_chunk, "candles": settings.candle_chunk}
         self._names: dict[str, str] = {}
@@ -168,13 +193,12 @@ class Worker(ServiceShell):
                     last = _before(oldest)
                     info = {}
             start = committed.get(key, last)
+            known = info.get("entries-read") if info else None
             if start != last and info:
                 # On disk already (a stop between writing and moving the group): say so at once.
-                self.client.execute_command("XGROUP", "SETID", key, GROUP, start)  # type: ignore[no-untyped-call]
-                info = {}
-            known = info.get("entries-read") if info else None
-            exact = self._entries_read_ok and isinstance(known, int) and start == last
-            self.entries_read[key] = known if exact else None
+                self.entries_read[key] = _count(self._move_group(self.client, key, start, 0, None))
+            else:
+                self.entries_read[key] = _count(known)
             out[key] = start
         return out
 
@@ -247,18 +271,23 @@ class Worker(ServiceShell):
         pipe = self.client.pipeline(transaction=False)
         for key, (eid, n) in last.items():
             self.positions[key] = eid
-            known = self.entries_read.get(key)
-            if known is None:
-                pipe.execute_command("XGROUP", "SETID", key, GROUP, eid)
-            else:
-                self.entries_read[key] = known + n
-                pipe.execute_command("XGROUP", "SETID", key, GROUP, eid, "ENTRIESREAD", known + n)
+            self._move_group(pipe, key, eid, n, self.entries_read.get(key))
         for key, result in zip(last, pipe.execute(raise_on_error=False), strict=True):
             if isinstance(result, ResponseError):
                 # The group was removed meanwhile: make it again at what is on disk.
                 self.group.ensure([key])
-                self.client.execute_command("XGROUP", "SETID", key, GROUP, last[key][0])
-                self.entries_read[key] = None
+                result = self._move_group(self.client, key, last[key][0], 0, None)
+            self.entries_read[key] = _count(result)
+
+    def _move_group(self, target: Any, key: str, eid: str, n: int, known: int | None) -> Any:
+        """XGROUP SETID, keeping Redis 7's count of entries read so the group's lag stays exact."""
+        if self._entries_read_ok is None:
+            self._entries_read_ok = _supports_entries_read(self.client)
+        if not self._entries_read_ok:
+            return target.execute_command("XGROUP", "SETID", key, GROUP, eid)
+        return self._move_script(
+            keys=[key], args=[GROUP, eid, n, -1 if known is None else known], client=target
+        )
 
     def _sleep(self, seconds: float) -> bool:
         end = time.monotonic() + seconds
@@ -314,7 +343,7 @@ class Worker(ServiceShell):
         restarts = Backoff(initial=0.2, cap=5.0)
         while not self._stop:
             try:
-                self._entries_read_ok = _supports_entries_read(self.client)
+                self._entries_read_ok = None  # Redis may have been restarted, or replaced
                 self.group.streams = []
                 self.positions = {}
                 self.discover(force=True)
@@ -370,6 +399,11 @@ def _our_group(client: Any, key: str) -> dict[str, Any]:
         if _s(info.get("name", "")) == GROUP:
             return info
     return {}
+
+
+def _count(result: Any) -> int | None:
+    """The count of entries read that MOVE_GROUP answered, or None when it is not known."""
+    return result if type(result) is int and result >= 0 else None
 
 
 def _before(eid: str) -> str:

@@ -222,6 +222,26 @@ def test_default_url_pattern(url: str, broker: bool) -> None:
     assert (re.search(DEFAULT_WS_URL_PATTERN, url) is not None) is broker
 
 
+def test_quantumflux_own_chart_socket_is_never_taken_for_the_broker() -> None:
+    # The web app marks its connections; on loopback they would match the simulator's pattern.
+    dec = Decoder()
+    body = base64.b64encode(b'[["EURUSD_otc",1795835100.5,1.1]]').decode()
+    for i, url in enumerate(
+        [
+            "ws://127.0.0.1:8000/socket.io/?client=quantumflux&EIO=4&transport=websocket",
+            "ws://localhost:8000/socket.io/?token=x&client=quantumflux&EIO=4&transport=websocket",
+        ]
+    ):
+        sock = f"s{i}"
+        dec.feed(Frame(1.0, "recv", sock, url, 1, '451-["updateStream",{"_placeholder":true,"num":0}]'))
+        assert dec.feed(Frame(1.1, "recv", sock, url, 2, body)) == []
+    assert dec.counters["ignored_socket"] == 4
+    # The same frames from the simulator's unmarked socket are ticks.
+    url = "ws://127.0.0.1:8765/socket.io/?EIO=4&transport=websocket"
+    dec.feed(Frame(2.0, "recv", "sim", url, 1, '451-["updateStream",{"_placeholder":true,"num":0}]'))
+    assert [t.asset for t in dec.feed(Frame(2.1, "recv", "sim", url, 2, body))] == ["EURUSD_otc"]
+
+
 # ---------------------------------------------------------------------- assets, selection, balance
 
 

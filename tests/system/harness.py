@@ -27,6 +27,8 @@ from typing import Any
 import msgpack
 import redis
 
+from services.bus.streams import groups as stream_groups
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROME_FLAGS = (
     "--headless",
@@ -48,6 +50,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def caught_up(client: redis.Redis, key: str, name: str) -> bool:
+    """The consumer group has read everything on the stream and acknowledged it.
+
+    The lag comes from ``services.bus.streams.groups``, which counts it when Redis cannot tell.
+    """
+    found = [g for g in stream_groups(client, key) if g.name == name]
+    return bool(found) and found[0].lag == 0 and found[0].pending == 0
 
 
 def wait_until(cond: Callable[[], Any], guard: float = 30.0, what: str = "condition") -> Any:

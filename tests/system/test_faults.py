@@ -24,6 +24,7 @@ import msgpack
 import pytest
 import redis
 
+from services.bus.streams import groups as stream_groups
 from tests.system.audit import (
     Report,
     Step,
@@ -38,7 +39,7 @@ from tests.system.audit import (
     candle_rows,
     tick_rows,
 )
-from tests.system.harness import ChartClient, Stack, Watcher, wait_until
+from tests.system.harness import ChartClient, Stack, Watcher, caught_up, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "system"
 ASSET = "EURUSD_otc"
@@ -180,8 +181,7 @@ def fault_run(module_redis: Any, tmp_path_factory: pytest.TempPathFactory) -> Fa
             return newest_id_ms(rc, [f"{prefix}:bars:5"]) > t1 * 1000
 
         def persisted(_t1: float) -> bool:
-            groups = [g for k in tick_keys for g in rc.xinfo_groups(k) if g["name"] == b"persistence"]
-            return bool(groups) and all(g["pending"] == 0 and (g.get("lag") or 0) == 0 for g in groups)
+            return all(caught_up(rc, k, "persistence") for k in tick_keys)
 
         def new_tick(t1: float) -> bool:
             return newest_id_ms(rc, tick_keys) > t1 * 1000
@@ -258,9 +258,9 @@ def fault_run(module_redis: Any, tmp_path_factory: pytest.TempPathFactory) -> Fa
         time.sleep(max(TFS) + 2 + 3)  # the last candles close on the wall clock after the grace
         wait_until(
             lambda: all(
-                g["pending"] == 0 and (g.get("lag") or 0) == 0
+                caught_up(rc, f"{prefix}:bars:{tf}", g.name)
                 for tf in TFS
-                for g in rc.xinfo_groups(f"{prefix}:bars:{tf}")
+                for g in stream_groups(rc, f"{prefix}:bars:{tf}")
             ),
             60,
             "candle files to catch up",

@@ -30,10 +30,9 @@ from services.backtest.engine import TRADE_COLUMNS
 from services.backtest.strategies import get_strategy
 from services.bus.keys import Keys
 from services.bus.records import unpack
-from services.bus.streams import groups
 from services.sim.feed import SimFeed, encode_event
 from tests.signals.candles import BROKER_OFFSET
-from tests.system.harness import Proc, python_service, wait_until
+from tests.system.harness import Proc, caught_up, python_service, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -120,12 +119,6 @@ def stack(test_env: dict[str, str], logdir: Path, strategies: str) -> list[Proc]
         python_service("persistence", "services.persistence", base, logdir, "--collect-stream", "candle"),
         python_service("signals", "services.signals", signals, logdir),
     ]
-
-
-def caught_up(client: redis.Redis, key: str, name: str) -> bool:
-    """The consumer group has read everything on the stream and acknowledged it."""
-    found = [g for g in groups(client, key) if g.name == name]
-    return bool(found) and found[0].lag == 0 and found[0].pending == 0
 
 
 def read_stream(client: redis.Redis, key: str) -> list[dict]:

@@ -13,11 +13,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 import pytest
+import redis
 
+from services.bus.health import read_heartbeats
+from services.bus.keys import Keys
 from tests.conftest import free_port
 from tests.web.helpers import ROOT, Page, chrome_bin, ensure_web_built
 
@@ -132,6 +136,29 @@ def test_demo_end_to_end(demo: Demo, page: Page, test_env: dict[str, str]) -> No
     price_matches_simulator(page, demo)
     page.wait("candle-count", matches=r"^[1-9]\d* candles$")
     page.shot("demo-live-eurusd-1m")
+
+    # The trader opens the chart in the same Chrome as the broker: QuantumFlux leaves its own
+    # chart's connection alone (ingest sees its frames and ignores them) and ticks keep coming.
+    tab = httpx.put(f"{demo.cdp}/json/new?{demo.url}", timeout=10).json()
+    try:
+        client = redis.Redis.from_url(test_env["QF_REDIS_URL"])
+
+        def ingest_beat() -> dict[str, Any]:
+            beats = read_heartbeats(client, Keys(test_env["QF_PREFIX"]))
+            return next((b for b in beats if b.get("service") == "ingest"), {})
+
+        before = ingest_beat()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and ingest_beat().get("ignored_frames", 0) <= before.get(
+            "ignored_frames", 0
+        ):
+            time.sleep(0.5)
+        after = ingest_beat()
+        assert after.get("ignored_frames", 0) > before.get("ignored_frames", 0), after
+        assert after["ticks"] > before["ticks"] and after["malformed"] == before["malformed"]
+        client.close()
+    finally:
+        httpx.get(f"{demo.cdp}/json/close/{tab['id']}", timeout=10)
 
     # Switching asset and timeframe: that stream's candles, the simulator's price for that asset.
     sim_pick(page, demo, "sim-asset", "GBPUSD_otc")

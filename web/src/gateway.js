@@ -23,6 +23,8 @@ export function connect() {
     reconnectionDelayMax: 2000,
     randomizationFactor: 0.2,
     auth: t ? { token: t } : undefined,
-    query: t ? { token: t } : undefined,
+    // Marks the connection as this app's, so QuantumFlux never captures its own chart's traffic
+    // when the chart is open in the same Chrome as PocketOption.
+    query: t ? { client: 'quantumflux', token: t } : { client: 'quantumflux' },
   });
 }
