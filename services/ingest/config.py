@@ -37,8 +37,9 @@ class IngestSettings(BusSettings):
         "(QF_OPEN_URL); the demo opens the simulated broker this way so no early frame is missed.",
     )
     chrome_ping_interval: float = Field(default=2.0, gt=0, description="Seconds between browser checks.")
+    # Generous: giving up on a busy (not hung) Chrome drops the frames it is about to deliver.
     chrome_ping_timeout: float = Field(
-        default=2.0, gt=0, description="Seconds the browser gets to answer a check."
+        default=6.0, gt=0, description="Seconds the browser gets to answer a check."
     )
     publish_batch: int = Field(
         default=1000, ge=1, description="Most records sent to Redis in one round trip."

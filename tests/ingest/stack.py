@@ -153,7 +153,11 @@ def page_call(chrome_url: str, page_prefix: str, method: str, params: dict[str, 
 
     async def main() -> Any:
         ws, _ = await browser_ws_url(chrome_url)
-        async with open_cdp(ws, lambda _m: None) as conn, trio.open_nursery() as nursery:
+        # A test helper, not the capture: a busy machine may take more than the capture's 2 s.
+        async with (
+            open_cdp(ws, lambda _m: None, open_timeout=15, ping_timeout=15) as conn,
+            trio.open_nursery() as nursery,
+        ):
             nursery.start_soon(conn.read_forever)
             targets = (await conn.send("Target.getTargets"))["targetInfos"]
             target = next(t for t in targets if t["type"] == "page" and t["url"].startswith(page_prefix))
@@ -173,7 +177,11 @@ def browser_call(chrome_url: str, method: str, params: dict[str, Any] | None = N
 
     async def main() -> Any:
         ws, _ = await browser_ws_url(chrome_url)
-        async with open_cdp(ws, lambda _m: None) as conn, trio.open_nursery() as nursery:
+        # A test helper, not the capture: a busy machine may take more than the capture's 2 s.
+        async with (
+            open_cdp(ws, lambda _m: None, open_timeout=15, ping_timeout=15) as conn,
+            trio.open_nursery() as nursery,
+        ):
             nursery.start_soon(conn.read_forever)
             result = await conn.send(method, params or {}, timeout=10)
             nursery.cancel_scope.cancel()
