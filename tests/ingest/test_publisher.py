@@ -170,10 +170,14 @@ def test_replay_slows_down_rather_than_outrun_a_reader(
     ticks = make_ticks(1000)
     producer = threading.Thread(target=lambda: pub.put_many(ticks), daemon=True)
     producer.start()
-    time.sleep(1.5)
-    held_back = rclient.xlen(key)
-    assert held_back < 400  # the reader has read nothing: the replay waits for it
+    # The reader has read nothing: once 200 ticks wait for it, the replay waits too (however long
+    # a busy machine takes to publish the first 200).
+    deadline = time.monotonic() + 30
+    while pub.waits_for_readers < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert pub.waits_for_readers >= 1
+    time.sleep(1.0)
+    assert rclient.xlen(key) < 400
     # The reader catches up; the replay goes on to the end, in order.
     seen = []
     deadline = time.monotonic() + 60
