@@ -57,7 +57,7 @@ class Gateway:
                 return False
             return r.status_code == 200 or not healthy
 
-        wait_until(up, 20, "the gateway to answer")
+        wait_until(up, 60, "the gateway to answer")  # a busy machine takes its time to start one
         time.sleep(0.3)  # one discovery round: timeframes and assets known
         return self
 

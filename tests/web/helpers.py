@@ -71,7 +71,7 @@ class Gateway:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "services.gateway"], cwd=ROOT, env=self.env, stdout=out, stderr=out
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the gateway stopped at start:\n{self.log.read_text()[-3000:]}")
