@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -24,14 +25,15 @@ from services.bus.config import BusSettings
 RETRIABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
-def _retry(settings: BusSettings) -> Retry:
-    return Retry(ExponentialBackoff(cap=min(settings.redis_retry_max, 1.0), base=0.05), retries=3)
+def _backoff(settings: BusSettings) -> ExponentialBackoff:
+    return ExponentialBackoff(cap=min(settings.redis_retry_max, 1.0), base=0.05)
 
 
-def _options(settings: BusSettings, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _options(settings: BusSettings, kwargs: dict[str, Any], retry: Retry | AsyncRetry) -> dict[str, Any]:
     # The same connection behaviour for the sync and the async client; kwargs may override it.
+    # Each client gets its own kind of Retry: redis.asyncio warns when handed the sync one.
     return {
-        "retry": _retry(settings),
+        "retry": retry,
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         "socket_connect_timeout": 2.0,
         "socket_keepalive": True,
@@ -42,12 +44,14 @@ def _options(settings: BusSettings, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def connect_sync(settings: BusSettings, **kwargs: Any) -> redis.Redis:
     """A sync client (redis-py with hiredis) for the blocking stream workers."""
-    return redis.Redis.from_url(settings.redis_url, **_options(settings, kwargs))
+    retry = Retry(_backoff(settings), retries=3)
+    return redis.Redis.from_url(settings.redis_url, **_options(settings, kwargs, retry))
 
 
 def connect_async(settings: BusSettings, **kwargs: Any) -> aioredis.Redis:
     """An asyncio client (``redis.asyncio``) for the gateway."""
-    return aioredis.Redis.from_url(settings.redis_url, **_options(settings, kwargs))
+    retry = AsyncRetry(_backoff(settings), retries=3)
+    return aioredis.Redis.from_url(settings.redis_url, **_options(settings, kwargs, retry))
 
 
 def ping(url: str, timeout: float = 1.0) -> bool:

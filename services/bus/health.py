@@ -15,6 +15,7 @@ from typing import Any
 
 import msgpack
 import redis
+import redis.asyncio as aioredis
 
 from services.bus.config import BusSettings
 from services.bus.connection import RETRIABLE
@@ -51,22 +52,37 @@ def heartbeat_value(service: str, instance: str, started: float, info: dict[str,
     return bytes(msgpack.packb(body, use_bin_type=True))
 
 
+def decode_heartbeat(raw: bytes | str | None) -> dict[str, Any] | None:
+    """One stored heartbeat value as a map, or None when it is gone or not a heartbeat."""
+    if not isinstance(raw, bytes):
+        return None
+    try:
+        val = msgpack.unpackb(raw, raw=False)
+    except (ValueError, msgpack.UnpackException):
+        return None
+    return val if isinstance(val, dict) else None
+
+
+def _sorted(beats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(beats, key=lambda h: (str(h.get("service")), str(h.get("instance"))))
+
+
 def read_heartbeats(client: redis.Redis, keys: Keys) -> list[dict[str, Any]]:
     """Every live heartbeat under the prefix, as maps (expired ones are gone by themselves)."""
-    out: list[dict[str, Any]] = []
     names = list(client.scan_iter(match=keys.health_pattern(), count=500))
     if not names:
-        return out
-    for raw in client.mget(names):
-        if raw is None:
-            continue
-        try:
-            val = msgpack.unpackb(raw, raw=False)
-        except Exception:
-            continue
-        if isinstance(val, dict):
-            out.append(val)
-    return sorted(out, key=lambda h: (str(h.get("service")), str(h.get("instance"))))
+        return []
+    beats = (decode_heartbeat(raw) for raw in client.mget(names))
+    return _sorted([b for b in beats if b is not None])
+
+
+async def read_heartbeats_async(client: aioredis.Redis, keys: Keys) -> list[dict[str, Any]]:
+    """:func:`read_heartbeats` for the asyncio client."""
+    names = [name async for name in client.scan_iter(match=keys.health_pattern(), count=500)]
+    if not names:
+        return []
+    beats = (decode_heartbeat(raw) for raw in await client.mget(names))
+    return _sorted([b for b in beats if b is not None])
 
 
 class Heartbeat:
