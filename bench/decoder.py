@@ -24,7 +24,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.ingest.decoder import Decoder  # noqa: E402
+from services.ingest.decode import Decoder  # noqa: E402
 from services.ingest.frames import Frame  # noqa: E402
 
 RECORDING = ROOT / "tests" / "fixtures" / "po" / "sample-recording.jsonl"
@@ -62,6 +62,8 @@ def main() -> None:
         for fr in frames:
             n += len(feed(fr))
         assert dec.counters["ticks"] == ticks_expected, dec.counters
+        # the real recording is the protocol as known: watching it for drift finds nothing
+        assert dec.counters["protocol_drift"] == 0, dec.drift_report()
 
     def baseline() -> None:
         loads, a2b = orjson.loads, binascii.a2b_base64

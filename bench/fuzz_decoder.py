@@ -1,13 +1,16 @@
-"""Fuzz run of the ingest decoder on mangled recordings: counts the inputs tried and the crashes.
+"""Fuzz run of the ingest decoder on mangled recordings: counts the inputs tried, the reasons and the crashes.
 
 Each input is a whole recording (the real sample recording and the ingest test recordings)
 mangled at random — cut, flipped, inserted and doubled characters in text frames, corrupted and
 truncated base64 in binary frames, JSON values swapped for wrong types, huge numbers, NaN,
 deep nesting, frames reordered, dropped or repeated, headers without bodies — fed frame by
-frame to a fresh decoder. A crash is any exception out of ``Decoder.feed``; counted apart is a record
-the bus cannot carry (not packable, or a tick with a non-finite time or price), since ingest's
-publisher packs records in the capture's thread and would raise there. Seeded, so a crash can
-be reproduced with the same ``--seed``.
+frame to a fresh decoder. The decoder classifies bad input under named reasons (``malformed:<kind>``,
+``rejected:<why>``); the run prints how often each one came up. A crash is any exception out of
+``Decoder.feed``: the decoder raises nothing on bad input, so every one is a bug. Counted apart are
+a record the bus cannot carry (not packable, or a tick with a non-finite time or price), since
+ingest's publisher packs records in the capture's thread and would raise there, and a reason named
+after a Python exception (a bug caught and counted instead of classified). The exit status is 1
+when any of these happened. Seeded, so a crash can be reproduced with the same ``--seed``.
 
     .venv/bin/python bench/fuzz_decoder.py               # 20 000 mangled recordings (~10 s)
     .venv/bin/python bench/fuzz_decoder.py --inputs 50000 --seed 7
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import builtins
+import collections
 import json
 import math
 import random
@@ -29,10 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.bus.records import HistoryBatch, Tick, pack  # noqa: E402
-from services.ingest.decoder import Decoder  # noqa: E402
+from services.ingest.decode import Decoder  # noqa: E402
 from services.ingest.frames import Frame  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
+# The decoder's counters that name bad input.
+REASONS = ("malformed:", "rejected:")
 WRONG_VALUES: list[object] = [
     None, True, "", "x" * 10_000, -1, 0, 1e308, -1e308, 2**70, [], {}, [[[[[]]]]], "NaN", "1.2.3", [None] * 50,
 ]  # fmt: skip
@@ -177,6 +184,17 @@ def check(records: list[object]) -> str | None:
     return None
 
 
+def exception_named(reasons: collections.Counter[str]) -> list[str]:
+    """Reasons named after a Python exception (``malformed:ValueError``): a bug, not a reason."""
+    out = []
+    for key in reasons:
+        name = key.partition(":")[2]
+        found = getattr(builtins, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            out.append(key)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--inputs", type=int, default=20_000, help="mangled recordings to try (default 20 000)")
@@ -184,7 +202,9 @@ def main() -> int:
     args = ap.parse_args()
     rng = random.Random(args.seed)
     base = recordings()
-    tried = frames_fed = crashes = unpublishable = records_out = 0
+    tried = frames_fed = unpublishable = records_out = 0
+    crashes: collections.Counter[str] = collections.Counter()
+    reasons: collections.Counter[str] = collections.Counter()
     first: list[str] = []
     t0 = time.perf_counter()
     for n in range(args.inputs):
@@ -195,8 +215,8 @@ def main() -> int:
             frames_fed += 1
             try:
                 out = decoder.feed(f)
-            except Exception:
-                crashes += 1
+            except Exception as exc:
+                crashes[type(exc).__name__] += 1
                 if len(first) < 5:
                     first.append(f"input {n}, frame {f.to_json()!r:.300}:\n{traceback.format_exc()}")
                 continue
@@ -206,16 +226,22 @@ def main() -> int:
                 unpublishable += 1
                 if len(first) < 5:
                     first.append(f"input {n}: {why}")
+        reasons.update({k: v for k, v in decoder.counters.items() if k.startswith(REASONS)})
     dt = time.perf_counter() - t0
+    named = exception_named(reasons)
     print(f"fuzz_decoder: seed {args.seed}, {len(base)} base recordings")
     print(
         f"inputs tried: {tried} mangled recordings ({frames_fed} frames, {records_out} records out) in {dt:.1f} s"
     )
-    print(f"crashes (exceptions out of the decoder): {crashes}")
+    print("bad input by reason:")
+    for key, count in sorted(reasons.items()):
+        print(f"  {key:40} {count:>10}")
+    print(f"unexpected exceptions out of the decoder: {crashes.total()}", dict(crashes) or "")
+    print(f"reasons named after a Python exception: {len(named)}", named or "")
     print(f"records the bus cannot carry (ingest's publisher would raise on them): {unpublishable}")
     for text in first:
         print("----\n" + text)
-    return 1 if crashes or unpublishable else 0
+    return 1 if crashes or unpublishable or named else 0
 
 
 if __name__ == "__main__":

@@ -124,6 +124,19 @@ def wait_http(url: str, timeout: float = 20) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def wait_known(url: str, timeout: float = 20) -> None:
+    """Wait until the gateway lists every bench asset at 1m (its first look at the bus is done)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{url}/api/assets", timeout=1).json()
+        if "1m" in body["timeframes"] and set(ASSETS) <= {a["asset"] for a in body["assets"]}:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not find the bench streams")
+
+
 def start_clients(url: str, n: int):
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -174,7 +187,7 @@ def run_gateway_case(n: int, rate: float, seconds: float, redis_url: str) -> dic
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
-        time.sleep(1.5)
+        wait_known(f"http://127.0.0.1:{port}")
         proc, conn, go = start_clients(f"http://127.0.0.1:{port}", n)
         updates = rate / (n / len(ASSETS))  # each update reaches the clients of one room
         count = int(updates * seconds)
@@ -246,7 +259,7 @@ def memory_run(minutes: float, redis_url: str) -> None:
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
-        time.sleep(1.5)
+        wait_known(f"http://127.0.0.1:{port}")
         proc, conn, go = start_clients(f"http://127.0.0.1:{port}", 50)
         ps = psutil.Process(gw.pid)
         t0 = time.perf_counter()

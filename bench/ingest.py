@@ -118,7 +118,7 @@ def bench_replay(redis_url: str, n: int, rounds: int = 2) -> dict[str, float]:
                 worker = IngestWorker(settings, out=lambda _l: None)
                 worker.publisher.start()
                 t = time.perf_counter()
-                worker._run_frames_fast(source())
+                worker.frames(source())
                 worker.publisher.wait_idle(timeout=300)
                 best[name] = max(best[name], n / (time.perf_counter() - t))
                 worker.publisher.stop()

@@ -32,9 +32,9 @@ import redis
 
 from services.bus.keys import Keys
 from services.bus.records import Tick, decode_fields, pack
+from services.files.rows import RowFormatter
 from services.persistence.config import PersistenceSettings
 from services.persistence.worker import Worker
-from services.persistence.writer import RowFormatter
 
 ASSETS = [f"{a}{b}_otc" for a in ("EUR", "GBP", "AUD", "NZD") for b in ("USD", "JPY", "CHF", "CAD", "SGD")]
 T0 = 1795835100.0

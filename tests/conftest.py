@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Redis with a unique key prefix per test, cleaned up afterwards."""
+"""Shared fixtures: a real Redis with a unique key prefix per test, cleaned up afterwards, and a
+real headless Chromium for the tests that drive the broker page."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from services.bus.config import BusSettings
+
+if TYPE_CHECKING:
+    from services.ingest.chrome import Chromium
 
 REDIS_URL = os.environ.get("QF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -81,6 +86,19 @@ def test_env(redis_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
 def po_data() -> Path:
     """Real PocketOption ticks and a sample recording (tests/fixtures/po, see its README)."""
     return FIXTURES / "po"
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    """One headless Chromium per test module, started with the service's own flags."""
+    # Imported here: most tests never start a browser.
+    from services.ingest.chrome import Chromium
+
+    browser = Chromium(user_data_dir=tmp_path_factory.mktemp("profile"))
+    try:
+        yield browser.start()
+    finally:
+        browser.close()
 
 
 def free_port() -> int:

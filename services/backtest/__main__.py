@@ -1,5 +1,5 @@
 """``python -m services.backtest`` is ``qf backtest-service``."""
 
-from services.qf.cli import run_command
+from services.bus.cli import run_command
 
-run_command("backtest-service")
+run_command("services.backtest.cli", "backtest-service")

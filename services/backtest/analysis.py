@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import engine, metrics
+from . import engine, metrics, sweeps
 from .strategies.base import Strategy, StrategyError
 
-Progress = Callable[[int, int], None]
+Progress = sweeps.Progress
 
 # Metrics a sweep can rank by; the ones in LOWER_IS_BETTER are minimised.
 RANK_METRICS = (
@@ -119,6 +120,15 @@ def parse_range(name: str, spec: str) -> list[float]:
     return [int(v) if float(v).is_integer() else v for v in values]
 
 
+@contextmanager
+def _sweeping() -> Iterator[None]:
+    """A scheduler that cannot be reached, reported as a request that cannot run."""
+    try:
+        yield
+    except sweeps.SchedulerError as exc:
+        raise AnalysisError(str(exc)) from None
+
+
 def _rank_key(metric: str) -> Callable[[dict[str, Any]], float]:
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
 
@@ -152,33 +162,35 @@ def grid(
     timeframe: int | None,
     metric: str = "net_profit",
     progress: Progress | None = None,
+    pool: sweeps.Pool | None = None,
 ) -> dict[str, Any]:
     """Every combination of the parameter ranges: a results table, the best row, a heatmap for two axes.
 
-    Combinations the strategy refuses (e.g. fast ≥ slow) are counted in ``skipped``.
+    Combinations the strategy refuses (e.g. fast ≥ slow) are counted in ``skipped``. The points
+    run as tasks of :mod:`.sweeps` (``pool``: where; by default chosen by the sweep's size).
     """
     if metric not in RANK_METRICS:
         raise AnalysisError(f"unknown metric {metric!r} (use one of: {', '.join(RANK_METRICS)})")
     combos = _combos(strategy, base, ranges)
-    rows: list[dict[str, Any]] = []
-    skipped = 0
-    for k, combo in enumerate(combos):
+    points = []
+    for combo in combos:
         try:
-            params = strategy.resolve(combo)
+            points.append(strategy.resolve(combo))
         except StrategyError:
-            skipped += 1
-        else:
-            _, m = run_one(candles, strategy, params, config, timeframe)
-            rows.append({"params": params, "metrics": summary(m) | {metric: m[metric]}})
-        if progress:
-            progress(k + 1, len(combos))
+            continue
+    with _sweeping():
+        scores = sweeps.grid_scores(candles, strategy, points, config, timeframe, metric, pool, progress)
+    rows = [
+        {"params": params, "metrics": summary(m) | {metric: m[metric]}}
+        for params, m in zip(points, scores, strict=True)
+    ]
     best = max(rows, key=_rank_key(metric)) if rows else None
     out: dict[str, Any] = {
         "metric": metric,
         "axes": list(ranges),
         "rows": rows,
         "best": best,
-        "skipped": skipped,
+        "skipped": len(combos) - len(points),
     }
     if len(ranges) == 2:
         x, y = list(ranges)
@@ -204,46 +216,32 @@ def walk_forward(
     test: int,
     metric: str = "net_profit",
     progress: Progress | None = None,
+    pool: sweeps.Pool | None = None,
 ) -> dict[str, Any]:
     """Optimise on ``train`` candles, trade the next ``test`` with the best set; out-of-sample only.
 
     Windows step forward by ``test`` candles. The result holds each window (its best parameters and
     its out-of-sample metrics) and the metrics of all out-of-sample trades together.
     """
-    if metric not in RANK_METRICS:
-        raise AnalysisError(f"unknown metric {metric!r} (use one of: {', '.join(RANK_METRICS)})")
     n = len(candles)
-    if train < 10 or test < 1:
-        raise AnalysisError(
-            "walk-forward needs a train window of 10 candles or more and a test window of 1 or more"
-        )
-    if train + test > n:
-        raise AnalysisError(f"walk-forward needs {train + test} candles (train + test); the data has {n}")
-    combos = []
-    for combo in _combos(strategy, base, ranges or {}):
-        try:
-            combos.append(strategy.resolve(combo))
-        except StrategyError:
-            continue
-    if not combos:
-        raise AnalysisError("no parameter combination is valid for this strategy")
+    _check_windows(metric, train, test, n)
+    combos = _valid_combos(strategy, base, ranges)
     times = candles["time"].to_numpy()
     close = candles["close"].to_numpy()
-    signals = [strategy.signals(candles, **c) for c in combos]
     starts = list(range(0, n - train - test + 1, test))
+    spans = [(s, s + train) for s in starts]
+    with _sweeping():
+        scores = sweeps.window_scores(
+            candles, strategy, combos, config, timeframe, metric, spans, pool, progress
+        )
     windows = []
     oos: list[engine.Trades] = []
-    key = _rank_key(metric)
+    chosen: dict[int, Any] = {}
     for w, s in enumerate(starts):
-        scored: list[dict[str, Any]] = []
-        for c, sig in zip(combos, signals, strict=True):
-            tr = engine.run(times, close, sig.direction, sig.confidence, config, timeframe, s, s + train)
-            scored.append({"params": c, "metrics": {metric: metrics.compute(tr, config)[metric]}, "sig": sig})
-        best = max(scored, key=key)
-        sig = best["sig"]
-        tr = engine.run(
-            times, close, sig.direction, sig.confidence, config, timeframe, s + train, s + train + test
-        )
+        best = _best_in_window(combos, [row[w] for row in scores], metric)
+        if best["at"] not in chosen:
+            chosen[best["at"]] = strategy.signals(candles, **best["params"])
+        tr = _run(times, close, chosen[best["at"]], config, timeframe, s + train, s + train + test)
         oos.append(tr)
         windows.append(
             {
@@ -254,24 +252,69 @@ def walk_forward(
                 "test": summary(metrics.compute(tr, config)),
             }
         )
-        if progress:
-            progress(w + 1, len(starts))
     joined = _join(oos, config)
     return {"metric": metric, "windows": windows, "out_of_sample": summary(metrics.compute(joined, config))}
+
+
+def _best_in_window(combos: list[dict[str, Any]], values: list[Any], metric: str) -> dict[str, Any]:
+    """The parameter set with the best train figure (the first of equal ones), and its position."""
+    scored = [
+        {"params": c, "metrics": {metric: v}, "at": k}
+        for k, (c, v) in enumerate(zip(combos, values, strict=True))
+    ]
+    return max(scored, key=_rank_key(metric))
+
+
+def _check_windows(metric: str, train: int, test: int, n: int) -> None:
+    if metric not in RANK_METRICS:
+        raise AnalysisError(f"unknown metric {metric!r} (use one of: {', '.join(RANK_METRICS)})")
+    if train < 10 or test < 1:
+        raise AnalysisError(
+            "walk-forward needs a train window of 10 candles or more and a test window of 1 or more"
+        )
+    if train + test > n:
+        raise AnalysisError(f"walk-forward needs {train + test} candles (train + test); the data has {n}")
+
+
+def _valid_combos(
+    strategy: Strategy, base: Mapping[str, Any], ranges: Mapping[str, Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """Every parameter set of the grid the strategy accepts; :class:`AnalysisError` when none."""
+    combos = []
+    for combo in _combos(strategy, base, ranges or {}):
+        try:
+            combos.append(strategy.resolve(combo))
+        except StrategyError:
+            continue
+    if not combos:
+        raise AnalysisError("no parameter combination is valid for this strategy")
+    return combos
+
+
+def _run(
+    times: np.ndarray,
+    close: np.ndarray,
+    sig: Any,
+    config: engine.EngineConfig,
+    tf: int | None,
+    start: int,
+    end: int,
+) -> engine.Trades:
+    """The trades of one signal set on candles ``start`` to ``end`` (exclusive)."""
+    return engine.run(times, close, sig.direction, sig.confidence, config, tf, start, end)
 
 
 def _join(parts: list[engine.Trades], config: engine.EngineConfig) -> engine.Trades:
     """Trades of consecutive windows as one run, with the balance carried across windows."""
     cols = {c: np.concatenate([getattr(p, c) for p in parts]) for c in engine.TRADE_COLUMNS}
-    ret = np.divide(cols["pnl"], cols["stake"], out=np.zeros_like(cols["pnl"]), where=cols["stake"] > 0)
-    if config.fraction is None:
-        cols["balance"] = config.balance + np.cumsum(cols["pnl"])
-    else:
-        cols["balance"] = config.balance * np.cumprod(1.0 + config.fraction * ret)
-        before = np.concatenate(([config.balance], cols["balance"][:-1]))
-        cols["stake"] = config.fraction * before
-        cols["pnl"] = cols["stake"] * ret
-    return engine.Trades(**cols, skipped_gaps=sum(p.skipped_gaps for p in parts))
+    payout = np.concatenate([p.payout for p in parts])
+    cols["stake"], cols["pnl"], cols["balance"] = engine.pay(cols["outcome"], payout, config)
+    return engine.Trades(
+        **cols,
+        skipped_gaps=sum(p.skipped_gaps for p in parts),
+        payout=payout,
+        fixed_payouts=sum(p.fixed_payouts for p in parts),
+    )
 
 
 def monte_carlo(
@@ -281,6 +324,7 @@ def monte_carlo(
     seed: int = 0,
     ruin: float = 0.5,
     progress: Progress | None = None,
+    pool: sweeps.Pool | None = None,
 ) -> dict[str, Any]:
     """Shuffle the order of the trades ``runs`` times: drawdown, final balance and ruin odds.
 
@@ -292,32 +336,18 @@ def monte_carlo(
     if not 0 <= ruin < 1:
         raise AnalysisError("ruin must be at least 0 and below 1 (0.5 = half the balance lost)")
     n = len(trades)
-    rng = np.random.default_rng(seed)
-    ret = np.divide(trades.pnl, trades.stake, out=np.zeros_like(trades.pnl), where=trades.stake > 0)
-    max_dd = np.zeros(runs)
-    max_dd_pct = np.zeros(runs)
-    final = np.full(runs, float(config.balance))
-    ruined = np.zeros(runs, dtype=bool)
-    batch = max(1, 2_000_000 // max(n, 1))
-    done = 0
-    while done < runs and n:
-        k = min(batch, runs - done)
-        order = np.argsort(rng.random((k, n)), axis=1)
-        r = ret[order]
-        if config.fraction is None:
-            eq = config.balance + np.cumsum(trades.stake[0] * r if len(trades.stake) else r, axis=1)
-        else:
-            eq = config.balance * np.cumprod(1.0 + config.fraction * r, axis=1)
-        eq = np.concatenate((np.full((k, 1), config.balance), eq), axis=1)
-        peak = np.maximum.accumulate(eq, axis=1)
-        dd = peak - eq
-        max_dd[done : done + k] = dd.max(axis=1)
-        max_dd_pct[done : done + k] = (dd / peak).max(axis=1) * 100.0
-        final[done : done + k] = eq[:, -1]
-        ruined[done : done + k] = eq.min(axis=1) <= ruin * config.balance
-        done += k
-        if progress:
-            progress(done, runs)
+    paths = {
+        "max_dd": np.zeros(runs),
+        "max_dd_pct": np.zeros(runs),
+        "final": np.full(runs, float(config.balance)),
+        "ruined": np.zeros(runs, dtype=bool),
+    }
+    if n:
+        ret = np.divide(trades.pnl, trades.stake, out=np.zeros_like(trades.pnl), where=trades.stake > 0)
+        stake = float(trades.stake[0]) if config.fraction is None else None
+        with _sweeping():
+            paths = sweeps.shuffles(ret, stake, config, runs, seed, ruin, pool, progress)
+    max_dd, max_dd_pct, final, ruined = paths["max_dd"], paths["max_dd_pct"], paths["final"], paths["ruined"]
     pct = (5, 25, 50, 75, 95)
 
     def spread(values: np.ndarray) -> dict[str, float]:

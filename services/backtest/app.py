@@ -4,72 +4,47 @@
 (ids under the data folder with candles, first and last time, timeframe and gaps),
 ``GET /datasets/{id}/candles?limit=N&before=T`` (the newest candles of a dataset),
 ``POST /backtests`` (a :class:`~.runner.BacktestRequest`, or the browser's ``{dataset, strategy,
-params}``; the answer is what ``qf backtest --json`` prints). A backtest runs synchronously in the
-server's worker threads and answers when done; there is no job id yet. Datasets are named by id
-and looked up in the catalogue, never joined into a path; user strategy files are not accepted
-over HTTP.
+params}``; the answer is what ``qf backtest --json`` prints), run while the request waits; and
+``/jobs`` (:mod:`.jobs_api`), the same run in the background on a small pool, with its progress,
+a way to cancel it, and its result kept under the data folder. Datasets are named by id and
+looked up in the catalogue, never joined into a path; user strategy files are not accepted over
+HTTP.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from services.bus.timeframes import label
-
-from . import datasets, listing, runner
-from .analysis import AnalysisError
+from . import listing
+from .answers import Counters, error, one_line
+from .backtests_api import backtests_router, explain
 from .config import BacktestSettings
-from .engine import EngineError
-from .loader import LoadError
-from .strategies import STRATEGIES, StrategyError, get_strategy
+from .datasets_api import datasets_router
+from .info_api import SERVICE, info_router
+from .job_board import JobBoard
+from .jobs_api import jobs_router
 
 log = logging.getLogger("qf.backtest")
-SERVICE = "backtest"
-
-
-class Counters:
-    """What the heartbeat reports: requests, failures, the last run's duration."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.failed = 0
-        self.last_run_ms = 0.0
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            return {"requests": self.requests, "failed": self.failed, "last_run_ms": self.last_run_ms}
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _one_line(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
-    return "; ".join(parts) or "invalid request"
 
 
 def create_app(settings: BacktestSettings, heartbeat: bool = False) -> FastAPI:
     """The FastAPI app; ``heartbeat`` also keeps a heartbeat and status events on Redis."""
     counters = Counters()
+    board = JobBoard(settings.data_dir, settings.backtest_max_candles, lambda exc: _why(exc, settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         beat = _start_heartbeat(settings, counters) if heartbeat else None
         yield
+        board.close()
         if beat is not None:
             _stop_heartbeat(settings, beat)
 
@@ -79,94 +54,24 @@ def create_app(settings: BacktestSettings, heartbeat: bool = False) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, _one_line(exc))
+        return error(422, one_line(exc))
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "service": SERVICE, "strategies": len(STRATEGIES)} | counters.snapshot()
+    @app.exception_handler(HTTPException)
+    async def _refused(_: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI's own refusals (a body that is not JSON, no such path) in the same shape as ours.
+        return error(exc.status_code, str(exc.detail))
 
-    @app.get("/strategies")
-    def strategies() -> dict[str, Any]:
-        return {"strategies": [s.schema() for s in STRATEGIES.values()]}
-
-    @app.get("/datasets")
-    def list_datasets() -> dict[str, Any]:
-        catalogue = datasets.discover(settings.data_dir)
-        lister.forget_missing(catalogue)
-        return {"datasets": [lister.describe(d) for d in catalogue.values()]}
-
-    @app.get("/datasets/{ds_id}/candles")
-    def dataset_candles(
-        ds_id: str,
-        limit: int = Query(default=listing.DEFAULT_LIMIT, ge=1, le=listing.MAX_LIMIT),
-        before: str | None = None,
-    ) -> JSONResponse:
-        try:
-            until = listing.parse_before(before)
-        except ValueError as exc:
-            return _error(422, str(exc))
-        try:
-            ds = datasets.lookup(datasets.discover(settings.data_dir), ds_id)
-        except datasets.DatasetError as exc:
-            return _error(404, str(exc))
-        try:
-            frame = lister.candles(ds)
-        except LoadError as exc:
-            return _error(422, _load_message(settings, exc))
-        part, more = listing.newest(frame, limit, until)
-        tf = ds.timeframe
-        return JSONResponse(
-            {
-                "dataset": ds.id,
-                "asset": ds.asset,
-                "timeframe": label(tf) if tf else None,
-                "timeframe_seconds": tf,
-                "total": len(frame),
-                "more": more,
-                "candles": listing.candle_rows(part),
-            }
-        )
-
-    @app.post("/backtests")
-    def backtests(request: runner.BacktestRequest) -> JSONResponse:
-        with counters.lock:
-            counters.requests += 1
-        started = time.perf_counter()
-        try:
-            for ds_id in request.datasets:
-                datasets.check_id(ds_id)
-            strategy = get_strategy(request.strategy)
-            for name in request.compare:
-                get_strategy(name)
-            catalogue = datasets.discover(settings.data_dir)
-            resolved = [datasets.lookup(catalogue, ds_id) for ds_id in request.datasets]
-        except datasets.DatasetError as exc:
-            return _fail(counters, 404 if str(exc).startswith("unknown") else 400, str(exc))
-        except StrategyError as exc:
-            return _fail(counters, 400, str(exc))
-        try:
-            result = runner.execute(request, resolved, strategy, max_candles=settings.backtest_max_candles)
-        except LoadError as exc:
-            return _fail(counters, 422, _load_message(settings, exc))
-        except (StrategyError, EngineError, AnalysisError) as exc:
-            return _fail(counters, 400, str(exc))
-        with counters.lock:
-            counters.last_run_ms = round((time.perf_counter() - started) * 1000, 1)
-        return JSONResponse(result)
-
+    app.include_router(info_router(counters))
+    app.include_router(datasets_router(settings.data_dir, lister))
+    app.include_router(backtests_router(settings.data_dir, settings.backtest_max_candles, counters))
+    app.include_router(jobs_router(board, settings.data_dir))
+    app.state.jobs = board
     return app
 
 
-def _load_message(settings: BacktestSettings, exc: LoadError) -> str:
-    # The file relative to the data folder: the answer never shows where that folder is.
-    rel = exc.path.replace(str(settings.data_dir).rstrip("/") + "/", "")
-    return f"{rel}:{exc.line}:{exc.column}: {exc.message}"
-
-
-def _fail(counters: Counters, status: int, message: str) -> JSONResponse:
-    with counters.lock:
-        counters.failed += 1
-    return _error(status, message)
+def _why(exc: Exception, settings: BacktestSettings) -> str | None:
+    refused = explain(exc, settings.data_dir)
+    return str(refused) if refused is not None else None
 
 
 def _start_heartbeat(settings: BacktestSettings, counters: Counters) -> Any:

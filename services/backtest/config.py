@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from services.bus.config import BusSettings
 
@@ -19,3 +19,19 @@ class BacktestSettings(BusSettings):
     backtest_max_candles: int = Field(
         default=5_000_000, ge=1, description="Largest dataset one request may load (QF_BACKTEST_MAX_CANDLES)."
     )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description=(
+            "Dask scheduler that runs sweeps, tcp://host:port (QF_DASK_SCHEDULER); unset: a local"
+            " cluster of one worker per core for big sweeps, this process for small ones."
+        ),
+    )
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _scheduler_address(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            return None
+        if v is not None and "://" not in v:
+            raise ValueError("the Dask scheduler is an address such as tcp://127.0.0.1:8786")
+        return v

@@ -11,15 +11,19 @@ Rules (docs/strategies.md has them in plain words):
   later (a gap in the data: the contract could not have been settled on that candle);
 - one open contract at a time unless ``overlap``: a signal is taken only once the previous
   contract has expired (a contract expiring at the close of candle j does not block a signal at j);
-- the stake is fixed, or ``fraction`` of the balance after every earlier contract settled.
+- the stake is fixed, or ``fraction`` of the balance after every earlier contract settled;
+- a win pays ``payout``, or, with a payout ``history``, the broker's payout in force at the entry
+  (the last change at or before it; ``payout`` before the first change).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 import numpy as np
+
+from services.files.payouts import PayoutHistory
 
 
 class EngineError(ValueError):
@@ -37,6 +41,8 @@ class EngineConfig:
     stake: float = 1.0
     fraction: float | None = None
     balance: float = 1000.0
+    history: PayoutHistory | None = field(default=None, compare=False, repr=False)
+    """The asset's payout changes, when the payout in force at each entry is to be used."""
 
     def __post_init__(self) -> None:
         if isinstance(self.expiry, bool) or not isinstance(self.expiry, int) or self.expiry < 1:
@@ -58,13 +64,22 @@ class EngineConfig:
         return 1.0 / (1.0 + self.payout)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain values for JSON."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain values for JSON (the payout history is described apart: see the runner)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "history"}
 
     @classmethod
     def of(cls, source: object, prefix: str = "") -> Self:
         """The settings read from ``source``'s attributes of the same names (after ``prefix``)."""
-        return cls(**{f.name: getattr(source, prefix + f.name) for f in fields(cls)})
+        return cls(**{f.name: getattr(source, prefix + f.name) for f in fields(cls) if f.name != "history"})
+
+    def payouts_at(self, entry_times: np.ndarray) -> tuple[np.ndarray, int]:
+        """The payout of contracts entered at these times, and how many took the fixed ``payout``
+        because no change was known yet (all of them without a history)."""
+        n = len(entry_times)
+        if self.history is None:
+            return np.full(n, float(self.payout)), n
+        values, known = self.history.at(entry_times)
+        return np.where(known, values, self.payout), int(n - known.sum())
 
 
 TRADE_COLUMNS = (
@@ -88,7 +103,8 @@ class Trades:
     """Every contract, one array per column, in entry order.
 
     ``outcome`` is +1 win, −1 loss, 0 tie; ``pnl`` is the contract's profit (``stake × payout``,
-    ``−stake`` or 0) and ``balance`` the balance after it settled.
+    ``−stake`` or 0) and ``balance`` the balance after it settled. ``payout`` is what a win of
+    each contract paid per unit staked, and ``fixed_payouts`` how many of them used the fixed one.
     """
 
     entry_index: np.ndarray
@@ -104,6 +120,8 @@ class Trades:
     pnl: np.ndarray
     balance: np.ndarray
     skipped_gaps: int = 0
+    payout: np.ndarray = field(default_factory=lambda: np.empty(0))
+    fixed_payouts: int = 0
 
     def __len__(self) -> int:
         return len(self.entry_index)
@@ -157,6 +175,25 @@ def select_entries(
     return np.asarray(taken, dtype=np.int64), skipped
 
 
+def pay(
+    outcome: np.ndarray, payout: np.ndarray, config: EngineConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stake, profit and balance after each settled contract, in entry order.
+
+    ``outcome`` is +1 win, −1 loss, 0 tie and ``payout`` what a win of each contract pays per unit
+    staked. The grid settles its points through this too, so a sweep row and a plain run agree.
+    """
+    ret: np.ndarray = np.where(outcome > 0, payout, np.where(outcome < 0, -1.0, 0.0))
+    if config.fraction is None:
+        stake: np.ndarray = np.full(len(outcome), float(config.stake))
+        pnl: np.ndarray = stake * ret
+        return stake, pnl, config.balance + np.cumsum(pnl)
+    # Compounding: each stake is the fraction of the balance left by every earlier contract.
+    balance: np.ndarray = config.balance * np.cumprod(1.0 + config.fraction * ret)
+    stake = config.fraction * np.concatenate(([config.balance], balance[:-1]))
+    return stake, stake * ret, balance
+
+
 def run(
     times: np.ndarray,
     close: np.ndarray,
@@ -177,19 +214,8 @@ def run(
     p1 = close[expiry]
     move = np.sign(p1 - p0).astype(np.int8)
     outcome = (move * d).astype(np.int8)
-    ret: np.ndarray = np.where(outcome > 0, config.payout, np.where(outcome < 0, -1.0, 0.0))
-    pnl: np.ndarray
-    balance: np.ndarray
-    if config.fraction is None:
-        stake: np.ndarray = np.full(len(entry), float(config.stake))
-        pnl = stake * ret
-        balance = config.balance + np.cumsum(pnl)
-    else:
-        growth = 1.0 + config.fraction * ret
-        balance = config.balance * np.cumprod(growth)
-        before = np.concatenate(([config.balance], balance[:-1]))
-        stake = config.fraction * before
-        pnl = stake * ret
+    payout, fixed = config.payouts_at(times[entry])
+    stake, pnl, balance = pay(outcome, payout, config)
     return Trades(
         entry_index=entry,
         expiry_index=expiry,
@@ -204,4 +230,6 @@ def run(
         pnl=pnl,
         balance=balance,
         skipped_gaps=skipped,
+        payout=payout,
+        fixed_payouts=fixed,
     )

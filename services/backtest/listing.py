@@ -13,7 +13,6 @@ the last few loaded datasets, so paging through one dataset does not read it aga
 
 from __future__ import annotations
 
-import csv
 import math
 import threading
 import time
@@ -26,16 +25,10 @@ import numpy as np
 import pandas as pd
 
 from services.bus.timeframes import label
-
-from .datasets import Dataset, find_gaps, load
-from .loader import (
-    LoadError,
-    _times_from_column,
-    detect_timeframe,
-    diagnose,
-    map_columns,
-    plain_iso_seconds,
-)
+from services.files.cells import LoadError, parse_time_cell
+from services.files.datasets import Dataset, load
+from services.files.gaps import detect_timeframe, span_of
+from services.files.reader import read_times
 
 DEFAULT_LIMIT = 5000
 MAX_LIMIT = 200_000
@@ -57,30 +50,27 @@ def iso(t: int) -> str:
 def summarize(times: np.ndarray, timeframe: int | None) -> dict[str, Any]:
     """Candles, first and last time, timeframe and gaps of a dataset from its candle times (pure).
 
-    ``times`` are every file's times together, in any order and with repeats; ``timeframe`` is the
-    dataset's own (from its folder) or None to detect it from the intervals.
+    ``times`` are every file's times together, in any order and with repeats (counted once);
+    ``timeframe`` is the dataset's own (from its folder) or None to detect it from the intervals.
     """
-    t = np.unique(np.asarray(times, dtype=np.int64))
+    t = np.asarray(times, dtype=np.int64)
     step = timeframe
     if step is None and len(t) > 1:
         fit = detect_timeframe(t)
         step = fit.seconds if fit.fits else None
-    gaps = missing = 0
-    if step and len(t) > 1:
-        idx, miss = find_gaps(t, step)
-        gaps, missing = len(idx), int(miss.sum())
-    first = int(t[0]) if len(t) else None
-    last = int(t[-1]) if len(t) else None
+    span = span_of(t, step)
+    first = None if span.first is None else int(span.first)
+    last = None if span.last is None else int(span.last)
     return {
-        "rows": len(t),
+        "rows": span.distinct,
         "start": iso(first) if first is not None else None,
         "end": iso(last) if last is not None else None,
         "start_time": first,
         "end_time": last,
         "timeframe": label(step) if step else None,
         "timeframe_seconds": step,
-        "gaps": gaps,
-        "missing_candles": missing,
+        "gaps": span.gaps,
+        "missing_candles": span.missing,
     }
 
 
@@ -100,48 +90,6 @@ def candle_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {"time": t, "open": o, "high": h, "low": lo, "close": c, "ticks": k}
         for t, o, h, lo, c, k in zip(*cols, strict=True)
     ]
-
-
-def _parse_times(cells: list[str]) -> np.ndarray | None:
-    """Epoch seconds (floored, as the loader does) of time cells, or None when one is not a time."""
-    if not cells:
-        return np.empty(0, np.int64)
-    plain = plain_iso_seconds(cells)
-    if plain is not None:
-        return plain
-    try:
-        column = pd.Series(np.array(cells, dtype=np.float64))  # epoch seconds or milliseconds
-    except ValueError:
-        column = pd.Series(cells)
-    values = _times_from_column(column)
-    if values is None:
-        return None
-    return np.floor(values + 1e-6).astype(np.int64)
-
-
-def read_times(path: Path) -> np.ndarray:
-    """The candle times of one file; :class:`LoadError` when the file or a time cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(path, 1, 1, f"cannot read the file: {exc}") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise LoadError(path, 1, 1, "the file is empty")
-    header = next(csv.reader([lines[0]]))
-    col = map_columns(path, header)["time"]
-    rows = [line for line in lines[1:] if line.strip()]
-    if '"' in text:
-        # Quoted cells: let the csv module split them.
-        split = [r for r in csv.reader(rows, skipinitialspace=True)]
-    else:
-        split = [r.split(",") for r in rows]
-    if any(len(r) <= col for r in split):
-        raise diagnose(path)
-    times = _parse_times([r[col].strip() for r in split])
-    if times is None:
-        raise diagnose(path)
-    return times
 
 
 @dataclass(frozen=True)
@@ -229,7 +177,8 @@ class Listing:
                 else:
                     problem = problem or entry.problem
             times = np.concatenate(parts) if parts else np.empty(0, np.int64)
-            stats = summarize(times, ds.timeframe) | {"problem": problem}
+            # A derived dataset counts its own candles, not the finer ones it is built from.
+            stats = summarize(ds.candle_times(times), ds.timeframe) | {"problem": problem}
             with self.lock:
                 self.summaries[ds.id] = (keys, stats)
         out = ds.describe()
@@ -275,8 +224,6 @@ def parse_before(value: str | None) -> int | None:
     with a plain message when it is not a time."""
     if value is None or value == "":
         return None
-    from .loader import parse_time_cell
-
     t = parse_time_cell(value)
     if t is None or not math.isfinite(t):
         raise ValueError(

@@ -1,4 +1,4 @@
-"""What the commands do around the core: settings, files, the terminal, the HTTP server."""
+"""What the commands do around the core: files, the terminal, the HTTP server."""
 
 from __future__ import annotations
 
@@ -6,27 +6,23 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from services.bus.config import UnknownSettingError, check_environment
+from services.files import datasets
+from services.files.reader import LoadError
 
-from . import datasets, runner
+from . import runner
 from .analysis import AnalysisError
 from .config import BacktestSettings
 from .engine import EngineError
-from .loader import LoadError
+from .jobs import run_job
 from .strategies import Strategy, StrategyError, get_strategy, load_strategy_file
 
 
 class CommandError(ValueError):
     """A mistake in what the user typed; the message is shown as one line."""
-
-
-def _settings(**overrides: Any) -> BacktestSettings:
-    check_environment()
-    return BacktestSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def parse_pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -91,44 +87,65 @@ def _validation_line(exc: ValidationError) -> str:
     return f"{where.replace('_', '-')}: {err.get('msg', 'invalid')}" if where else str(err.get("msg"))
 
 
-def run_backtest_command(o: dict[str, Any]) -> int:
+def parse_payout(text: str) -> tuple[Literal["fixed", "history"], float]:
+    """``--payout``: ``0.92`` → ("fixed", 0.92); ``history`` → ("history", 0.92);
+    ``history:0.85`` → ("history", 0.85); :class:`CommandError` otherwise."""
+    word, _, value = str(text).strip().partition(":")
+    mode: Literal["fixed", "history"] = "fixed"
+    if word.lower() == "history":
+        mode, text = "history", value or "0.92"
+    elif value:
+        raise CommandError(f"payout {text!r}: write a number like 0.92, history or history:0.85")
+    try:
+        return mode, float(text)
+    except ValueError:
+        raise CommandError(f"payout {text!r}: write a number like 0.92, history or history:0.85") from None
+
+
+def _request(o: dict[str, Any], strategy: Strategy) -> runner.BacktestRequest:
+    """The request the command's options describe; pydantic's ``ValidationError`` when one is wrong."""
+    compare = [s.strip() for s in (o["compare"] or "").split(",") if s.strip()]
+    params: dict[str, float | int | str] = dict(parse_pairs(o["param"], "parameter"))
+    mode, payout = parse_payout(o["payout"])
+    return runner.BacktestRequest(
+        datasets=o["datasets"],
+        strategy=strategy.name,
+        params=params,
+        expiry=o["expiry"],
+        payout=payout,
+        payout_mode=mode,
+        include_incomplete=o.get("include_incomplete", False),
+        min_confidence=o["min_confidence"],
+        overlap=o["overlap"],
+        stake=o["stake"],
+        fraction=o["fraction"],
+        balance=o["balance"],
+        compare=[s for s in dict.fromkeys(compare) if s != strategy.name],
+        grid=parse_pairs(o["grid"], "grid"),
+        metric=o["metric"],
+        walk_forward=runner.WalkForward(train=o["train"], test=o["test"]) if o["walk_forward"] else None,
+        monte_carlo=o["monte_carlo"],
+        ruin=o["ruin"],
+        seed=o["seed"],
+        max_trades=o["max_trades"],
+    )
+
+
+def run_backtest_command(settings: BacktestSettings, o: dict[str, Any]) -> int:
     """``qf backtest``: 0 when done, 2 with a one-line error on stderr when the input is wrong."""
     progress = LazyProgress()
     try:
-        settings = _settings(data_dir=o["data_dir"])
         strategy: Strategy = (
             load_strategy_file(o["strategy_file"]) if o["strategy_file"] else get_strategy(o["strategy"])
         )
-        compare = [s.strip() for s in (o["compare"] or "").split(",") if s.strip()]
-        compare = [s for s in dict.fromkeys(compare) if s != strategy.name]
-        request = runner.BacktestRequest(
-            datasets=o["datasets"],
-            strategy=strategy.name,
-            params=parse_pairs(o["param"], "parameter"),
-            expiry=o["expiry"],
-            payout=o["payout"],
-            min_confidence=o["min_confidence"],
-            overlap=o["overlap"],
-            stake=o["stake"],
-            fraction=o["fraction"],
-            balance=o["balance"],
-            compare=compare,
-            grid=parse_pairs(o["grid"], "grid"),
-            metric=o["metric"],
-            walk_forward=runner.WalkForward(train=o["train"], test=o["test"]) if o["walk_forward"] else None,
-            monte_carlo=o["monte_carlo"],
-            ruin=o["ruin"],
-            seed=o["seed"],
-            max_trades=o["max_trades"],
-        )
+        request = _request(o, strategy)
         resolved = resolve_datasets(o["datasets"], settings.data_dir)
         keep: dict[str, Any] = {}
-        output = runner.execute(request, resolved, strategy, progress, keep=keep)
+        # The service's job runner, here in this process: the same steps, shown as progress bars.
+        output = run_job(request, resolved, strategy, listener=progress, keep=keep)
     except ValidationError as exc:
         return _fail(_validation_line(exc))
     except (LoadError, StrategyError, EngineError, AnalysisError, CommandError, datasets.DatasetError) as exc:
-        return _fail(str(exc))
-    except UnknownSettingError as exc:
         return _fail(str(exc))
     finally:
         progress.close()
@@ -153,7 +170,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-def serve(host: str | None, port: int | None, data_dir: Path | None) -> int:
+def serve(settings: BacktestSettings) -> int:
     """``qf backtest-service``: serve HTTP until SIGTERM/SIGINT."""
     import logging
 
@@ -161,11 +178,6 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> int:
 
     from .app import create_app
 
-    try:
-        settings = _settings(backtest_host=host, backtest_port=port, data_dir=data_dir)
-    except (UnknownSettingError, ValidationError) as exc:
-        msg = _validation_line(exc) if isinstance(exc, ValidationError) else str(exc)
-        return _fail(msg)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("qf.backtest").info(
         "backtest service on http://%s:%s (data folder %s)",

@@ -57,70 +57,76 @@ def show(output: dict[str, Any], report: Path | None = None) -> None:
     """Print the result of :func:`~.runner.execute` as tables."""
     console = Console()
     for result in output["results"]:
-        ds = result["dataset"]
-        data = ds["data"]
-        console.print(
-            f"[bold]{ds['id']}[/bold]: {data['candles']} candles, {data['timeframe_message']}, "
-            f"{data['missing_candles']} missing candles in {data['gaps']} gaps"
-        )
-        m = result["metrics"]
-        console.print(f"{output['strategy']}: {_params(output['params'])}")
-        table = Table()
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for key, value in m.items():
-            if key != "by_hour":
-                table.add_row(key.replace("_", " "), _v(value))
-        console.print(table)
+        _show_run(console, output, result)
         if "compare" in result:
             rows = [{"label": r["strategy"], "metrics": r["metrics"]} for r in result["compare"]]
             console.print(_summary_table("Side by side", rows, "strategy"))
         if "grid" in result:
-            g = result["grid"]
-            key = g["metric"]
-            ranked = sorted(
-                g["rows"], key=lambda r: (r["metrics"].get(key) is None, -(r["metrics"].get(key) or 0))
-            )[:10]
-            rows = [
-                {"label": _params({a: r["params"][a] for a in g["axes"]}), "metrics": r["metrics"]}
-                for r in ranked
-            ]
-            console.print(
-                _summary_table(f"Grid by {key}: top {len(rows)} of {len(g['rows'])}", rows, "parameters")
-            )
-            if g["best"]:
-                best = g["best"]
-                console.print(
-                    f"best: {_params({a: best['params'][a] for a in g['axes']})} ({key} {_v(best['metrics'].get(key))})"
-                )
+            _show_grid(console, result["grid"])
         if "walk_forward" in result:
-            wf = result["walk_forward"]
-            axes = list(output["results"][0].get("grid", {}).get("axes", [])) or list(
-                wf["windows"][0]["params"]
-            )
-            rows = [
-                {"label": _params({a: w["params"][a] for a in axes}), "metrics": w["test"]}
-                for w in wf["windows"]
-            ]
-            console.print(_summary_table("Walk-forward: each test window", rows, "best parameters"))
-            console.print(
-                _summary_table(
-                    "Walk-forward: out of sample", [{"label": "all", "metrics": wf["out_of_sample"]}], ""
-                )
-            )
+            _show_walk_forward(console, output, result["walk_forward"])
         if "monte_carlo" in result:
-            mc = result["monte_carlo"]
-            table = Table(
-                title=f"Monte Carlo: {mc['runs']} shuffles, ruin = balance ≤ {mc['ruin_level']} × start"
-            )
-            table.add_column("")
-            for p in ("p5", "p25", "p50", "p75", "p95"):
-                table.add_column(p, justify="right")
-            for key in ("max_drawdown", "max_drawdown_pct", "final_balance"):
-                table.add_row(
-                    key.replace("_", " "), *(_v(mc[key][p]) for p in ("p5", "p25", "p50", "p75", "p95"))
-                )
-            console.print(table)
-            console.print(f"ruin probability: {mc['ruin_probability']:.2%}")
+            _show_monte_carlo(console, result["monte_carlo"])
     if report:
         console.print(f"report written to {report}")
+
+
+def _show_run(console: Console, output: dict[str, Any], result: dict[str, Any]) -> None:
+    ds = result["dataset"]
+    data = ds["data"]
+    console.print(
+        f"[bold]{ds['id']}[/bold]: {data['candles']} candles, {data['timeframe_message']}, "
+        f"{data['missing_candles']} missing candles in {data['gaps']} gaps"
+    )
+    console.print(f"{output['strategy']}: {_params(output['params'])}")
+    if data.get("incomplete_skipped"):
+        console.print(f"{data['incomplete_skipped']} incomplete candles left out, like missing ones")
+    if "payout" in result:
+        console.print(result["payout"]["text"])
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result["metrics"].items():
+        if key != "by_hour":
+            table.add_row(key.replace("_", " "), _v(value))
+    console.print(table)
+
+
+def _show_grid(console: Console, g: dict[str, Any]) -> None:
+    key = g["metric"]
+    # The best ten by the ranking metric; runs without a value for it come last.
+    ranked = sorted(g["rows"], key=lambda r: (r["metrics"].get(key) is None, -(r["metrics"].get(key) or 0)))[
+        :10
+    ]
+    rows = [
+        {"label": _params({a: r["params"][a] for a in g["axes"]}), "metrics": r["metrics"]} for r in ranked
+    ]
+    console.print(_summary_table(f"Grid by {key}: top {len(rows)} of {len(g['rows'])}", rows, "parameters"))
+    if g["best"]:
+        best = g["best"]
+        console.print(
+            f"best: {_params({a: best['params'][a] for a in g['axes']})} ({key} {_v(best['metrics'].get(key))})"
+        )
+
+
+def _show_walk_forward(console: Console, output: dict[str, Any], wf: dict[str, Any]) -> None:
+    axes = list(output["results"][0].get("grid", {}).get("axes", [])) or list(wf["windows"][0]["params"])
+    rows = [
+        {"label": _params({a: w["params"][a] for a in axes}), "metrics": w["test"]} for w in wf["windows"]
+    ]
+    console.print(_summary_table("Walk-forward: each test window", rows, "best parameters"))
+    console.print(
+        _summary_table("Walk-forward: out of sample", [{"label": "all", "metrics": wf["out_of_sample"]}], "")
+    )
+
+
+def _show_monte_carlo(console: Console, mc: dict[str, Any]) -> None:
+    table = Table(title=f"Monte Carlo: {mc['runs']} shuffles, ruin = balance ≤ {mc['ruin_level']} × start")
+    table.add_column("")
+    quantiles = ("p5", "p25", "p50", "p75", "p95")
+    for p in quantiles:
+        table.add_column(p, justify="right")
+    for key in ("max_drawdown", "max_drawdown_pct", "final_balance"):
+        table.add_row(key.replace("_", " "), *(_v(mc[key][p]) for p in quantiles))
+    console.print(table)
+    console.print(f"ruin probability: {mc['ruin_probability']:.2%}")

@@ -1,19 +1,25 @@
 """The contract every QuantumFlux service and any outside tool shares (DESIGN §2).
 
-Stream and key names (:mod:`keys`), record types with their msgpack codec (:mod:`records`),
-settings (:mod:`config`), Redis connections (:mod:`connection`), consumer groups (:mod:`groups`),
-heartbeats and status events (:mod:`health`), stream trimming and lag (:mod:`streams`).
+Stream and key names (:mod:`keys`), record types with their msgpack codec (:mod:`records`; the
+trading records in :mod:`trading`), settings (:mod:`config`), Redis connections
+(:mod:`connection`), consumer groups (:mod:`groups`), heartbeats and status events
+(:mod:`health`), stream trimming and lag (:mod:`streams`).
 """
 
 from services.bus.config import BusSettings, UnknownSettingError, check_environment
-from services.bus.keys import Keys, partition_of
+from services.bus.keys import KeyName, Keys, partition_of
 from services.bus.records import (
     SCHEMA_VERSION,
     Candle,
+    CaptureMark,
     Event,
     HistoryBatch,
+    Order,
+    PaperContract,
+    Payout,
     Record,
     RecordError,
+    Signal,
     Tick,
     decode,
     decode_fields,
@@ -25,11 +31,17 @@ __all__ = [
     "SCHEMA_VERSION",
     "BusSettings",
     "Candle",
+    "CaptureMark",
     "Event",
     "HistoryBatch",
+    "KeyName",
     "Keys",
+    "Order",
+    "PaperContract",
+    "Payout",
     "Record",
     "RecordError",
+    "Signal",
     "Tick",
     "UnknownSettingError",
     "check_environment",

@@ -28,8 +28,21 @@ def load_settings(cls: type[S], overrides: dict[str, Any] | None = None) -> S:
     try:
         check_environment()
         return cls(**{k: v for k, v in (overrides or {}).items() if v is not None})
-    except (UnknownSettingError, ValidationError) as exc:
+    except UnknownSettingError as exc:
         raise SettingsError(str(exc)) from None
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc, str(cls.model_config.get("env_prefix", "")))) from None
+
+
+def _one_line(exc: ValidationError, env_prefix: str) -> str:
+    # pydantic's own text spans several lines and links to its docs; a user needs which and why,
+    # named as they set it (the environment variable; a flag sets the same value).
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        where = f"{env_prefix}{field}".upper() if field else exc.title
+        parts.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(parts)
 
 
 def settings_or_exit(cls: type[S], label: str, overrides: dict[str, Any] | None = None) -> S:

@@ -29,6 +29,9 @@ SETTINGS_MODULES = (
     "services.backtest.config",
     "services.signals.config",
     "services.sim.config",
+    "services.bridge.config",
+    "services.backfill.config",
+    "services.trader.config",
     "services.qf.config",
 )
 
@@ -50,8 +53,15 @@ class BusSettings(BaseSettings):
     partitions: int = Field(default=4, ge=1, le=1024, description="Tick stream partitions.")
     data_dir: Path = Field(default=Path("data"), description="Where files are written.")
     instance: str = Field(
+        # A container's main process is pid 1, and a restarted container keeps its hostname, so
+        # there the default name comes back with the restart; elsewhere the pid tells apart the
+        # many processes of one host, and each start is a new name.
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
-        description="Name of this process in heartbeats and consumer groups.",
+        min_length=1,
+        description=(
+            "Name of this process (QF_INSTANCE) in heartbeats, consumer groups and leases: a process"
+            " restarted under the same name takes back its own work at once. Default: hostname-pid."
+        ),
     )
     redis_retry_max: float = Field(
         default=5.0, gt=0, description="Longest wait in seconds between Redis reconnect tries."

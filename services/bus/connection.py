@@ -72,8 +72,13 @@ def wait_for_redis(
     backoff: Backoff | None = None,
     on_retry: Callable[[Exception, float], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> bool:
-    """Block until ``client`` answers PING, backing off between tries; False if ``stop()`` said so."""
+    """Block until ``client`` answers PING, backing off between tries; False if ``stop()`` said so.
+
+    ``sleep`` waits between tries; a worker passes its stop event's ``wait`` so a stop request
+    ends the wait at once rather than after the backoff.
+    """
     bo = backoff or Backoff(initial=0.2, cap=5.0)
     while True:
         try:
@@ -85,7 +90,7 @@ def wait_for_redis(
                 on_retry(exc, delay)
             if stop is not None and stop():
                 return False
-            time.sleep(delay)
+            sleep(delay)
 
 
 async def await_redis(

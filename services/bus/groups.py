@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from redis.exceptions import ResponseError
 
+from services.bus.ids import text
 from services.bus.records import Record, RecordError, decode_fields
 
 
@@ -25,10 +26,6 @@ class Entry:
     stream: str
     id: str
     fields: dict[bytes, bytes]
-
-
-def _s(x: bytes | str) -> str:
-    return x.decode() if isinstance(x, bytes) else x
 
 
 def _entries(resp: object) -> list[Entry]:
@@ -48,7 +45,7 @@ def _entries(resp: object) -> list[Entry]:
         for eid, fields in rows:
             if fields is None:  # entry deleted while pending
                 continue
-            out.append(Entry(_s(stream), _s(eid), fields))
+            out.append(Entry(text(stream), text(eid), fields))
     return out
 
 
@@ -129,8 +126,8 @@ class ConsumerGroup:
                         raise
                     self.ensure([key])
                     break
-                nxt, rows = _s(resp[0]), resp[1]
-                out.extend(Entry(key, _s(eid), f) for eid, f in rows if f is not None)
+                nxt, rows = text(resp[0]), resp[1]
+                out.extend(Entry(key, text(eid), f) for eid, f in rows if f is not None)
                 if nxt == "0-0" or not rows:
                     break
                 start = nxt

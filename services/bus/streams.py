@@ -8,19 +8,11 @@ reports it loudly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from redis.exceptions import ResponseError
 
-
-def _s(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
-
-
-def _id_tuple(eid: str) -> tuple[int, int]:
-    ms, _, seq = eid.partition("-")
-    return int(ms), int(seq or 0)
+from services.bus.ids import id_tuple, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +34,9 @@ def groups(client: redis.Redis, key: str) -> list[GroupInfo]:
         return []
     out = []
     for row in rows:
-        r = {_s(k): v for k, v in row.items()}
+        r = {text(k): v for k, v in row.items()}
         lag = r.get("lag")
-        last = _s(r.get("last-delivered-id", "0-0"))
+        last = text(r.get("last-delivered-id", "0-0"))
         if lag is None:  # Redis < 7: count what follows the last delivered id (capped)
             lag = (
                 len(client.xrange(key, min=f"({last}", max="+", count=100_000) or [])
@@ -53,7 +45,7 @@ def groups(client: redis.Redis, key: str) -> list[GroupInfo]:
             )
         out.append(
             GroupInfo(
-                name=_s(r.get("name")),
+                name=text(r.get("name")),
                 consumers=int(r.get("consumers", 0)),
                 pending=int(r.get("pending", 0)),
                 last_delivered=last,
@@ -70,9 +62,9 @@ def oldest_needed(client: redis.Redis, key: str) -> str | None:
         if g.pending:
             summary = client.xpending(key, g.name)
             low = summary.get("min") if isinstance(summary, dict) else None
-            cand = _id_tuple(_s(low)) if low else _id_tuple(g.last_delivered)
+            cand = id_tuple(text(low)) if low else id_tuple(g.last_delivered)
         else:
-            ms, seq = _id_tuple(g.last_delivered)
+            ms, seq = id_tuple(g.last_delivered)
             cand = (ms, seq + 1)
         if need is None or cand < need:
             need = cand
@@ -101,8 +93,8 @@ def trim(client: redis.Redis, key: str, hard_cap: int, keep_min: int = 0) -> Tri
         if keep_min:
             recent = client.xrevrange(key, count=keep_min) or []
             if len(recent) == keep_min:
-                oldest_kept = _s(recent[-1][0])
-                if _id_tuple(oldest_kept) < _id_tuple(threshold):
+                oldest_kept = text(recent[-1][0])
+                if id_tuple(oldest_kept) < id_tuple(threshold):
                     threshold = oldest_kept
             else:
                 threshold = "0-0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LABEL = re.compile(r"^\s*(\d+)\s*([smhdSMHD]?)\s*$")
@@ -10,6 +11,11 @@ _LABEL = re.compile(r"^\s*(\d+)\s*([smhdSMHD]?)\s*$")
 DEFAULT_TIMEFRAMES = (60, 300, 900, 3600, 14400)
 SUB_MINUTE = (1, 5, 10, 15, 30)
 ALLOWED = (1, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 14400, 86400)
+
+
+# The broker's day starts this many seconds before UTC midnight (its clock runs at UTC+2): 4h and
+# 1d candles begin there, so a day's candle is the day the trader sees on the broker's chart.
+BROKER_DAY_OFFSET = 7200
 
 
 class TimeframeError(ValueError):
@@ -58,3 +64,18 @@ def parse_timeframes(value: str | list[str] | list[int] | tuple[int, ...]) -> tu
         else list(value)
     )
     return tuple(sorted({parse_timeframe(v) for v in items}))
+
+
+def alignment_offset(tf: int, day_offset: int = BROKER_DAY_OFFSET) -> int:
+    """Seconds a timeframe's candles are shifted from UTC multiples: the broker's day above 1h, 0 up to 1h."""
+    return day_offset if tf > 3600 else 0
+
+
+def bucket_start(ts: Any, tf: int, day_offset: int = BROKER_DAY_OFFSET) -> Any:
+    """Open time of the ``tf`` candle a time ``ts`` (epoch seconds) falls in.
+
+    ``ts`` may be one number or a numpy array of them: the candle service buckets ticks and the
+    file readers bucket finer candles with this same arithmetic, so both agree on every edge.
+    """
+    off = alignment_offset(tf, day_offset)
+    return (ts + off) // tf * tf - off

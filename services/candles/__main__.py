@@ -1,3 +1,5 @@
-from services.qf.cli import run_command
+"""``python -m services.candles`` is ``qf candles``."""
 
-run_command("candles")
+from services.bus.cli import run_command
+
+run_command("services.candles.cli", "candles")

@@ -15,6 +15,10 @@ plain words):
 - **gaps**: an interval with no ticks between two candles gives no candle; it is reported.
 - **history**: broker candles fill buckets before the first live candle and never replace a
   candle the service already holds.
+- **complete**: a live candle ``[t, t + tf)`` is complete when it closes iff capture covered all
+  of it: ``covered_since <= t`` (the last capture ``start`` mark, or the first entry applied
+  when there is no saved state) and ``alive_until >= t + tf`` (the newest tick or ``alive``
+  mark). Broker candles are complete, with the broker's tick count as their volume.
 
 The hot path keeps state in plain lists (one per asset and timeframe) for speed.
 """
@@ -27,7 +31,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-MIN_TS = 946_684_800.0  # 2000-01-01: anything older is a broken clock, not market data
+from services.bus.timeframes import BROKER_DAY_OFFSET, alignment_offset, bucket_start
+from services.candles.history import MIN_TS, HistoryRow, fill, history_rows, history_ticks
+
 MAX_AHEAD = 86_400.0  # a tick more than a day ahead of what we have seen is a broken clock
 FAR_FUTURE = 4_102_444_800.0  # 2100-01-01: the bound when nothing has been seen yet
 UNSET = -1.0
@@ -45,8 +51,8 @@ SLOT_LEN = 14
 # Fields of an asset's state.
 A_WM, A_ARRIVAL, A_SLOTS, A_LOOP = 0, 1, 2, 3  # A_LOOP: (slot, tf, offset) for the hot loop
 
-# A candle as handed out: (asset, tf, time, open, high, low, close, ticks, closed).
-CandleRow = tuple[str, int, int, float, float, float, float, int, bool]
+# A candle as handed out: (asset, tf, time, open, high, low, close, ticks, closed, complete, volume).
+CandleRow = tuple[str, int, int, float, float, float, float, int, bool, bool, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +72,16 @@ class Rules:
 
     timeframes: tuple[int, ...] = (60, 300, 900, 3600, 14400)
     grace: float = 2.0
-    broker_day_offset: int = 7200
+    broker_day_offset: int = BROKER_DAY_OFFSET
     live: bool = True
 
     def offset(self, tf: int) -> int:
         """Alignment offset of a timeframe: broker's day above 1h, UTC multiples up to 1h."""
-        return self.broker_day_offset if tf > 3600 else 0
+        return alignment_offset(tf, self.broker_day_offset)
 
     def bucket(self, ts: float, tf: int) -> int:
         """Open time of the candle of timeframe ``tf`` that a tick at ``ts`` belongs to."""
-        off = self.offset(tf)
-        return int((ts + off) // tf * tf - off)
+        return int(bucket_start(ts, tf, self.broker_day_offset))
 
 
 @dataclass(slots=True)
@@ -97,6 +102,10 @@ class Aggregator:
         self._closed: list[CandleRow] = []
         self._gaps: list[Gap] = []
         self.watermark = 0.0  # newest valid tick time of any asset
+        # Capture coverage of this partition: since when it ran without a break, and the
+        # newest capture mark seen (the newest tick, the watermark, counts too).
+        self.covered_since = UNSET
+        self.alive_until = UNSET
         self.bad: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
 
@@ -117,6 +126,7 @@ class Aggregator:
         return {
             "v": 1,
             "watermark": self.watermark,
+            "coverage": [self.covered_since, self.alive_until],
             "assets": {
                 a: [st[A_WM], st[A_ARRIVAL], [list(s) for s in st[A_SLOTS]]] for a, st in self._assets.items()
             },
@@ -136,6 +146,8 @@ class Aggregator:
         if not snap:
             return agg
         agg.watermark = float(snap.get("watermark", 0.0))
+        # A state saved before coverage was kept knows nothing of outages: start a new coverage.
+        agg.covered_since, agg.alive_until = (float(x) for x in snap.get("coverage", (UNSET, UNSET)))
         for asset, (wm, arrival, slots) in snap.get("assets", {}).items():
             st = agg._new_asset(asset)
             st[A_WM], st[A_ARRIVAL] = float(wm), float(arrival if now is None else now)
@@ -166,6 +178,9 @@ class Aggregator:
         live_now = now if (now is not None and self.rules.live) else 0.0
         limit = max(wm, live_now) + MAX_AHEAD if (wm or live_now) else FAR_FUTURE
         arrival = now if now is not None else 0.0
+        if self.covered_since < 0:
+            ticks = list(ticks)
+            self._cover_from_first(ticks, limit)
         inf, min_ts = math.inf, MIN_TS  # locals: this loop runs once per tick
         n_ok = 0
         for asset, ts, price in ticks:
@@ -209,12 +224,22 @@ class Aggregator:
         self.watermark = wm
         self.counts["ticks"] += n_ok
 
+    def _cover_from_first(self, ticks: list[Sequence[Any]], limit: float) -> None:
+        """With no capture mark and no saved state, coverage starts at the first good tick."""
+        for asset, ts, price in ticks:
+            try:
+                if 0.0 < price < math.inf and MIN_TS <= ts <= limit and isinstance(asset, str) and asset:
+                    self.covered_since = float(ts)
+                    return
+            except TypeError:
+                continue
+
     def _roll(self, asset: str, s: list[Any], b: float, price: float) -> None:
         """A tick of a later bucket: close the forming candle (if any) and start a new one."""
         cur = s[TIME]
         tf = s[TF]
         if cur >= 0:
-            self._close(asset, s)
+            self._close(asset, s, math.inf)  # the tick itself shows capture ran past the end
             prev = cur
         else:
             if b <= s[CLOSED_HIGH]:  # that bucket is already closed (or came from history)
@@ -234,9 +259,12 @@ class Aggregator:
         if s[HELD_LOW] < 0 or b < s[HELD_LOW]:
             s[HELD_LOW] = b
 
-    def _close(self, asset: str, s: list[Any]) -> None:
+    def _close(self, asset: str, s: list[Any], alive_until: float) -> None:
         t = s[TIME]
-        self._closed.append((asset, s[TF], int(t), s[OPEN], s[HIGH], s[LOW], s[CLOSE], s[COUNT], True))
+        complete = 0 <= self.covered_since <= t and alive_until >= t + s[TF]
+        self._closed.append(
+            (asset, s[TF], int(t), s[OPEN], s[HIGH], s[LOW], s[CLOSE], s[COUNT], True, complete, None)
+        )
         if t > s[CLOSED_HIGH]:
             s[CLOSED_HIGH] = t
         s[TIME] = UNSET
@@ -263,11 +291,47 @@ class Aggregator:
         if not self.rules.live:
             return
         grace = self.rules.grace
+        alive_until = max(self.alive_until, self.watermark)
         for asset, st in self._assets.items():
             clock = st[A_WM] + max(0.0, now - st[A_ARRIVAL])
             for s in st[A_SLOTS]:
                 if s[TIME] >= 0 and clock >= s[TIME] + s[TF] + grace:
-                    self._close(asset, s)
+                    self._close(asset, s, alive_until)
+
+    # ---- capture coverage --------------------------------------------------------------------
+
+    def apply_capture(self, state: str, ts: float) -> None:
+        """A capture mark: ``start`` begins a new coverage at ``ts``; ``alive`` extends it to ``ts``.
+
+        A candle forming when capture restarts began before the new coverage, so it will close
+        incomplete: the ticks of the break are missing from it.
+        """
+        if not (isinstance(ts, int | float) and MIN_TS <= ts < FAR_FUTURE):
+            self.bad["bad_capture_mark"] += 1
+            return
+        if state == "start":
+            self._close_ended(ts)
+            self.covered_since = float(ts)
+        elif state == "alive":
+            if self.covered_since < 0:
+                self.covered_since = float(ts)
+        else:
+            self.bad["bad_capture_mark"] += 1
+            return
+        if ts > self.alive_until:
+            self.alive_until = float(ts)
+
+    def _close_ended(self, start: float) -> None:
+        """Close the candles that ended before capture restarted, judged by the coverage that ended.
+
+        No tick of the new capture can belong to them, and a candle the old capture saw to its
+        end must not pass for broken because the restart came before its closing tick.
+        """
+        alive_until = max(self.alive_until, self.watermark)
+        for asset, st in self._assets.items():
+            for s in st[A_SLOTS]:
+                if s[TIME] >= 0 and s[TIME] + s[TF] <= start:
+                    self._close(asset, s, alive_until)
 
     # ---- history -----------------------------------------------------------------------------
 
@@ -279,7 +343,7 @@ class Aggregator:
         ticks: Iterable[Sequence[Any]] = (),
         now: float | None = None,
     ) -> None:
-        """Merge a broker history batch: candles ``[time, open, high, low, close]`` and ticks.
+        """Merge a broker history batch: candles ``[time, open, high, low, close(, volume)]`` and ticks.
 
         Candles of the batch's period fill buckets older than the first live candle (and, while
         no live candle exists, buckets newer than the held ones that are already over); a bucket
@@ -289,21 +353,16 @@ class Aggregator:
         if not isinstance(asset, str) or not asset:
             self.bad["bad_field"] += 1
             return
-        good_ticks = []
-        for row in ticks:
-            try:
-                ts, price = float(row[0]), float(row[1])
-            except (TypeError, ValueError, IndexError):
-                self.bad["bad_history_tick"] += 1
-                continue
-            good_ticks.append((asset, ts, price))
-        good_ticks.sort(key=lambda t: t[1])
+        parsed, bad_ticks = history_ticks(ticks)
+        self.bad["bad_history_tick"] += bad_ticks
+        good_ticks = [(asset, ts, price) for ts, price in parsed]
         st = self._assets.get(asset) or self._new_asset(asset)
         clock = self.asset_clock(asset, now)
         valid_ts = [ts for _, ts, p in good_ticks if math.isfinite(ts) and ts >= MIN_TS]
         if valid_ts:
             clock = max(clock, valid_ts[-1])
-        rows = self._history_rows(candles)
+        rows, bad_candles = history_rows(candles)
+        self.bad["bad_history_candle"] += bad_candles
         for s in st[A_SLOTS]:
             if s[TF] == period and rows:
                 self._fill(asset, s, rows, clock)
@@ -316,70 +375,44 @@ class Aggregator:
             self.counts["history_ticks_skipped"] += s[LATE] - before
             s[LATE] = before
 
-    def _history_rows(self, candles: Iterable[Sequence[Any]]) -> list[tuple[int, float, float, float, float]]:
-        rows = []
-        for c in candles:
-            try:
-                t, o, h, lo, cl = int(c[0]), float(c[1]), float(c[2]), float(c[3]), float(c[4])
-            except (TypeError, ValueError, IndexError, OverflowError):
-                self.bad["bad_history_candle"] += 1
-                continue
-            prices = (o, h, lo, cl)
-            if not all(0.0 < p < math.inf for p in prices) or h < max(o, cl) or lo > min(o, cl) or t < MIN_TS:
-                self.bad["bad_history_candle"] += 1
-                continue
-            rows.append((t, o, h, lo, cl))
-        rows.sort()
-        return rows
-
-    def _fill(
-        self, asset: str, s: list[Any], rows: list[tuple[int, float, float, float, float]], clock: float
-    ) -> None:
-        tf, off = s[TF], s[OFF]
-        aligned = [r for r in rows if not (r[0] + off) % tf]
-        self.bad["history_misaligned"] += len(rows) - len(aligned)
-        if not aligned:
-            return
-        rows = aligned
-        if s[FIRST_LIVE] >= 0:
-            floor = s[FIRST_LIVE]
-        elif clock > 0:
-            floor = (clock + off) // tf * tf - off  # the bucket still running at the broker
-        else:
-            floor = rows[-1][0]  # no clock at all: the newest candle may still be forming
-        accepted = 0
-        last = UNSET
-        # What was held before this batch (the batch itself has no bucket twice).
-        held_low, closed_high, no_live = s[HELD_LOW], s[CLOSED_HIGH], s[FIRST_LIVE] < 0
-        for t, o, h, lo, cl in rows:
-            if t == last:
-                continue  # the same bucket twice in one batch
-            last = t
-            below = held_low < 0 or t < held_low
-            above = no_live and t > closed_high
-            if t >= floor or not (below or above):
-                self.counts["history_ignored"] += 1
-                continue
-            self._closed.append((asset, tf, t, o, h, lo, cl, 0, True))
-            if s[HELD_LOW] < 0 or t < s[HELD_LOW]:
-                s[HELD_LOW] = float(t)
-            if t > s[CLOSED_HIGH]:
-                s[CLOSED_HIGH] = float(t)
-            accepted += 1
-        self.counts["history_candles"] += accepted
+    def _fill(self, asset: str, s: list[Any], rows: list[HistoryRow], clock: float) -> None:
+        done = fill(rows, s[TF], s[OFF], (s[HELD_LOW], s[CLOSED_HIGH], s[FIRST_LIVE]), clock)
+        tf = s[TF]
+        self._closed.extend(
+            (asset, tf, t, o, h, lo, cl, 0, True, True, v) for t, o, h, lo, cl, v in done.accepted
+        )
+        s[HELD_LOW], s[CLOSED_HIGH] = done.held_low, done.closed_high
+        self.bad["history_misaligned"] += done.misaligned
+        self.counts["history_ignored"] += done.ignored
+        self.counts["history_candles"] += len(done.accepted)
 
     # ---- output ------------------------------------------------------------------------------
 
     def take_changes(self) -> Changes:
         """Candles closed, forming candles changed, and gaps seen since the last call."""
         forming: list[CandleRow] = []
+        since = self.covered_since
         for asset, st in self._assets.items():
             for s in st[A_SLOTS]:
-                if s[TIME] >= 0 and (s[TIME] != s[SENT_T] or s[COUNT] != s[SENT_N]):
+                t = s[TIME]
+                if t >= 0 and (t != s[SENT_T] or s[COUNT] != s[SENT_N]):
+                    whole = 0 <= since <= t  # whole so far: covered since it began
                     forming.append(
-                        (asset, s[TF], int(s[TIME]), s[OPEN], s[HIGH], s[LOW], s[CLOSE], s[COUNT], False)
+                        (
+                            asset,
+                            s[TF],
+                            int(t),
+                            s[OPEN],
+                            s[HIGH],
+                            s[LOW],
+                            s[CLOSE],
+                            s[COUNT],
+                            False,
+                            whole,
+                            None,
+                        )
                     )
-                    s[SENT_T], s[SENT_N] = s[TIME], s[COUNT]
+                    s[SENT_T], s[SENT_N] = t, s[COUNT]
         out = Changes(self._closed, forming, self._gaps)
         self._closed = []
         self._gaps = []
@@ -388,8 +421,11 @@ class Aggregator:
     def forming(self) -> list[CandleRow]:
         """Every candle still forming (not closed), for inspection and tests."""
         return [
-            (a, s[TF], int(s[TIME]), s[OPEN], s[HIGH], s[LOW], s[CLOSE], s[COUNT], False)
-            for a, st in self._assets.items()
-            for s in st[A_SLOTS]
-            if s[TIME] >= 0
+            self._forming_row(a, s) for a, st in self._assets.items() for s in st[A_SLOTS] if s[TIME] >= 0
         ]
+
+    def _forming_row(self, asset: str, s: list[Any]) -> CandleRow:
+        # A forming candle is complete so far when capture has covered it since it began.
+        t = s[TIME]
+        complete = 0 <= self.covered_since <= t
+        return (asset, s[TF], int(t), s[OPEN], s[HIGH], s[LOW], s[CLOSE], s[COUNT], False, complete, None)

@@ -29,13 +29,9 @@ def candles(
 ) -> None:
     """Build candles from the tick streams: every change, each closed candle once, recent series."""
     import logging
-    import signal
     import sys
-    import threading
 
-    from pydantic import ValidationError
-
-    from services.bus.config import UnknownSettingError, check_environment
+    from services.bus.cli import settings_or_exit
     from services.candles.config import CandlesSettings
     from services.candles.worker import CandleWorker
 
@@ -46,31 +42,11 @@ def candles(
         "broker_day_offset": broker_day_offset,
         "candles_lease": lease,
         "series_length": series_length,
+        "candles_replay": True if replay else None,
     }
-    if replay:
-        overrides["candles_replay"] = True
-    try:
-        check_environment()
-        settings = CandlesSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except UnknownSettingError as exc:
-        typer.echo(f"qf candles: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"])
-            typer.echo(f"qf candles: {where}: {err['msg']}", err=True)
-        raise typer.Exit(2) from None
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("qf.candles").info("stopping (signal %s)", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    worker = CandleWorker(settings, stop)
-    sys.exit(worker.run())
+    settings = settings_or_exit(CandlesSettings, "candles", overrides)
+    # The worker stops on SIGTERM/SIGINT itself (its service shell).
+    sys.exit(CandleWorker(settings).run())
 
 
 COMMANDS = {"candles": candles}

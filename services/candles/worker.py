@@ -11,7 +11,6 @@ bar lost or written twice (docs/candles.md has the whole argument).
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections import Counter
@@ -22,11 +21,12 @@ import msgpack
 from redis.exceptions import ResponseError
 
 from services.bus.backoff import Backoff
-from services.bus.connection import RETRIABLE, connect_sync, wait_for_redis
-from services.bus.health import Heartbeat, read_heartbeats
+from services.bus.connection import RETRIABLE, connect_sync
+from services.bus.health import read_heartbeats
+from services.bus.ids import text
 from services.bus.keys import Keys
-from services.bus.records import KNOWN_VERSIONS, Candle, HistoryBatch, RecordError, from_map, pack
-from services.bus.service import StatusReporter
+from services.bus.records import Candle, CaptureMark, pack, tick_runs
+from services.bus.service import ServiceShell
 from services.bus.streams import trim
 from services.bus.timeframes import label
 from services.candles.aggregator import Aggregator, CandleRow, Changes, Gap, Rules
@@ -87,21 +87,27 @@ def rules_of(settings: CandlesSettings) -> Rules:
     )
 
 
-class CandleWorker:
-    """The blocking loop of one ``qf candles`` process."""
+class CandleWorker(ServiceShell):
+    """The blocking loop of one ``qf candles`` process.
+
+    ``stop`` is an event that ends the loop when set (SIGTERM and SIGINT set it too).
+    """
+
+    settings: CandlesSettings
 
     def __init__(self, settings: CandlesSettings, stop: threading.Event | None = None) -> None:
+        super().__init__(SERVICE, log, stop)
         self.settings = settings
-        self.stop = stop or threading.Event()
         self.keys = Keys(settings.prefix)
         self.rules = rules_of(settings)
-        self.token = f"{settings.instance}-{secrets.token_hex(3)}"
         self.client = connect_sync(settings)
         # Entries come back as raw [id, [field, value, …]] lists: building a dict per entry
         # costs a fifth of the worker's time, and only the field d is ever read.
         self.client.set_response_callback("XREAD", lambda r, **_kw: r)
         self.parts: dict[int, Partition] = {}
-        self.leases = Leases(self.client, self.keys, self.token, settings.partitions, settings.candles_lease)
+        self.leases = Leases(
+            self.client, self.keys, settings.instance, settings.partitions, settings.candles_lease
+        )
         self._commit = self.client.register_script(_COMMIT)
         self.totals: Counter[str] = Counter()
         self._gaps: list[Gap] = []  # samples for the next gap report
@@ -109,13 +115,12 @@ class CandleWorker:
         self._gap_missing = 0
         self._last_gap_report = -GAP_REPORT_EVERY  # the first gaps are reported at once
         self._last_trim = 0.0
-        self.heartbeat: Heartbeat | None = None
         self._error_backoff = Backoff(initial=0.5, cap=settings.redis_retry_max)
-        self.status = StatusReporter(self.client, self.keys, SERVICE, settings.instance)
         # Wall-clock closing is held after an outage until capture has flushed (monotonic times).
         self._hold_from = 0.0
         self._hold_until = 0.0
         self._next_hold_check = 0.0
+        self.exit_code = 0
 
     # ---- info --------------------------------------------------------------------------------
 
@@ -133,9 +138,6 @@ class CandleWorker:
         except RuntimeError:
             pass
         return out
-
-    def _status(self, state: str, message: str, **extra: Any) -> None:
-        self.status.publish(state, message, **extra)
 
     # ---- partitions --------------------------------------------------------------------------
 
@@ -164,43 +166,27 @@ class CandleWorker:
             self.parts[p] = self._load(p)
         if gained or lost:
             log.info("partitions now %s (took %s, gave up %s)", sorted(self.parts), gained, lost)
+        if self.leases.fenced:
+            # Two live processes under one name: the newer one builds the candles, this one ends.
+            self.report(
+                "degraded",
+                f"another candle worker now runs as {self.settings.instance!r}; this one stops",
+                problem="fenced",
+            )
+            self.exit_code = 1
+            self.stop()
 
     # ---- one batch ---------------------------------------------------------------------------
 
     def _fold(self, part: Partition, rows: list[Any], now: float) -> None:
         agg = part.agg
-        ticks: list[tuple[Any, Any, Any]] = []
-        bad = self.totals
-        unpackb = msgpack.unpackb
-        for _eid, fields in rows:
-            try:
-                raw = fields[1] if fields[0] == b"d" else fields[fields.index(b"d") + 1]
-                m = unpackb(raw, raw=False)
-                v = m["v"]
-                kind = m["kind"]
-            except Exception:  # not msgpack, not a map, no d: all just bad entries
-                bad["bad_entry"] += 1
-                continue
-            if v not in KNOWN_VERSIONS:
-                bad["unknown_version"] += 1
-                continue
-            if kind == "tick":
-                ticks.append((m.get("asset"), m.get("ts"), m.get("price")))
-            elif kind == "history":
-                if ticks:  # keep the stream's order
-                    agg.apply_ticks(ticks, now)
-                    ticks = []
-                try:
-                    rec = from_map(m)
-                except RecordError as exc:
-                    bad[exc.kind] += 1
-                    continue
-                if isinstance(rec, HistoryBatch):
-                    agg.apply_history(rec.asset, rec.period, rec.candles, rec.ticks, now)
+        for run in tick_runs(rows, self.totals):
+            if isinstance(run, list):
+                agg.apply_ticks(run, now)
+            elif isinstance(run, CaptureMark):
+                agg.apply_capture(run.state, run.ts)
             else:
-                bad["unknown_kind"] += 1
-        if ticks:
-            agg.apply_ticks(ticks, now)
+                agg.apply_history(run.asset, run.period, run.candles, run.ticks, now)
 
     def _commands(self, changes: Changes) -> list[Any]:
         cmds: list[Any] = []
@@ -229,7 +215,7 @@ class CandleWorker:
         pipe = self.client.pipeline(transaction=False)
         for part, last_id, changes in work:
             cp = msgpack.packb({"v": 1, "last_id": last_id, "state": part.agg.snapshot()}, use_bin_type=True)
-            args = [self.token, cp, part.stream, GROUP, last_id, *self._commands(changes)]
+            args = [self.leases.token, cp, part.stream, GROUP, last_id, *self._commands(changes)]
             self._commit(
                 keys=[self.leases.key(part.number), self._checkpoint_key(part.number)], args=args, client=pipe
             )
@@ -268,7 +254,7 @@ class CandleWorker:
         got: dict[str, list[Any]] = {}
         items = resp.items() if isinstance(resp, dict) else (resp or [])  # RESP3 map or RESP2 list
         for stream, rows in items:
-            got[stream.decode() if isinstance(stream, bytes) else stream] = rows
+            got[text(stream)] = rows
         now = time.time()
         wall_clock_held = self._wall_clock_held()
         work = []
@@ -283,14 +269,14 @@ class CandleWorker:
             self._merge_counts(part.agg)
             if rows or changes.closed or changes.forming:
                 last = rows[-1][0] if rows else part.last_id
-                work.append((part, last.decode() if isinstance(last, bytes) else last, changes))
+                work.append((part, text(last), changes))
                 self.totals["entries"] += len(rows)
         if work:
             self._commit_all(work)
             if all(len(got.get(p.stream, [])) < batch for p in parts):
                 # Caught up on a live feed: let a few ticks gather, so one checkpoint covers
                 # many ticks rather than one each (a candle update is at most this much later).
-                self.stop.wait(COALESCE_S)
+                self.pause(COALESCE_S)
 
     def _wall_clock_held(self) -> bool:
         """True while, after an outage, capture may still hold ticks of that time unsent."""
@@ -327,7 +313,7 @@ class CandleWorker:
         self._gap_count, self._gap_missing, self._gaps = 0, 0, []
         self._last_gap_report = time.monotonic()
         samples = [[g.asset, label(g.tf), g.after, g.before, g.missing] for g in gaps]
-        self._status(
+        self.report(
             "running",
             f"{count} gaps ({missing} intervals without ticks) since the last report",
             report="gaps",
@@ -346,69 +332,74 @@ class CandleWorker:
                 msg = (
                     f"bars {label(tf)}: dropped {res.capped} closed candles no reader had taken (stream full)"
                 )
-                log.warning(msg)
-                self._status("degraded", msg)
+                self.report("degraded", msg)
 
     # ---- loop --------------------------------------------------------------------------------
 
-    def _on_redis_down(self, exc: Exception) -> None:
-        log.warning("Redis is not reachable (%s); retrying with backoff", exc)
-        # What we hold in memory may be ahead of the checkpoint: start again from the checkpoints.
+    def _start_over(self) -> None:
+        # What we hold in memory may be ahead of the checkpoints: start again from them.
         self.parts.clear()
         self.leases.forget()
 
-        def retry(err: Exception, delay: float) -> None:
-            log.info("still no Redis (%s); next try in %.1f s", err, delay)
-
-        if wait_for_redis(self.client, on_retry=retry, stop=self.stop.is_set):
-            log.info("Redis is back; continuing from the saved state")
+    def _on_redis_down(self, exc: Exception) -> None:
+        self._start_over()
+        if self.ride_out_outage(exc, "Redis is back; candles continue from the saved state"):
             self._hold_from = time.monotonic()
             self._hold_until = self._hold_from + OUTAGE_HOLD_MAX_S
-            self._status("recovered", "Redis is back; candles continue from the saved state")
+
+    def _on_surprise(self, exc: Exception) -> None:
+        # Never die on one odd answer: start again from the checkpoints, a little later each time.
+        log.exception("unexpected error; starting again from the saved state")
+        self.report("degraded", f"unexpected error: {exc}; starting again from the saved state")
+        self._start_over()
+        self.pause(self._error_backoff.next_delay())
+
+    def _turn(self, block_ms: int) -> None:
+        """One pass of the loop: read, fold and commit a batch, then the upkeep."""
+        if not self.parts:
+            self.pause(block_ms / 1000)
+            return
+        self.step(block_ms)
+        self._report_gaps()
+        self._trim()
 
     def run(self) -> int:
-        """Run until :attr:`stop` is set; returns the process exit code."""
-        if not wait_for_redis(self.client, stop=self.stop.is_set):
+        """Run until asked to stop (SIGTERM, SIGINT or the ``stop`` event); returns the exit code."""
+        self.handle_stop_signals()
+        if not self.connect():
             return 0
-        self._status("starting", f"candle worker starting ({self.settings.timeframes})")
-        self.heartbeat = Heartbeat(self.settings, SERVICE, info=self.info).start()
-        self._status("running", "building candles")
+        self.report("starting", f"candle worker starting ({self.settings.timeframes})")
+        self.start_heartbeat(self.info)
+        self.report("running", "building candles")
         lease_every = self.settings.candles_lease / 3
         block_ms = int(min(500, lease_every * 1000 / 2))
         next_lease = 0.0
-        while not self.stop.is_set():
+        while not self._stop:
             try:
                 if time.monotonic() >= next_lease:
                     self._lease_round()
                     next_lease = time.monotonic() + lease_every
-                if not self.parts:
-                    self.stop.wait(min(0.5, lease_every))
-                    continue
-                self.step(block_ms)
-                self._report_gaps()
-                self._trim()
+                self._turn(block_ms)
             except RETRIABLE as exc:
-                self._status("degraded", f"Redis is not reachable: {exc}")
                 self._on_redis_down(exc)
                 next_lease = 0.0
-            except Exception as exc:  # never die on one odd answer: start again from the checkpoints
-                log.exception("unexpected error; starting again from the saved state")
-                self._status("degraded", f"unexpected error: {exc}; starting again from the saved state")
-                self.parts.clear()
-                self.leases.forget()
-                self.stop.wait(self._error_backoff.next_delay())
+            except Exception as exc:
+                self._on_surprise(exc)
                 next_lease = 0.0
             else:
                 self._error_backoff.reset()
         self._shutdown()
-        return 0
+        return self.exit_code
 
     def _shutdown(self) -> None:
         try:
             self.leases.release_all()
         except RETRIABLE:
             pass
-        if self.heartbeat is not None:
-            self.heartbeat.stop()
-        self._status("stopped", "candle worker stopped")
-        log.info("stopped")
+        self.stop_heartbeat()
+        self.report("stopped", "candle worker stopped")
+
+
+def main(settings: CandlesSettings) -> int:
+    """Run one candle worker until SIGTERM or SIGINT; returns its exit code."""
+    return CandleWorker(settings).run()

@@ -1,3 +1,3 @@
-from services.qf.cli import run_command
+from services.bus.cli import run_command
 
-run_command("gateway")
+run_command("services.gateway.cli", "gateway")

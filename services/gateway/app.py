@@ -1,242 +1,151 @@
-"""The gateway's web server: Socket.IO and REST on one port, and the built web app at ``/``."""
+"""The gateway put together: Socket.IO and REST on one port, the bus readers, the web app at ``/``.
+
+Everything is made here, once, and handed what it needs: the read model the readers fill, the
+browsers, the live feed, the stream desk, the Socket.IO namespace and the REST routes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
-import hmac
-from pathlib import Path
 from typing import Any
 
 import socketio
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
+from starlette.middleware.base import BaseHTTPMiddleware
 
-from services.bus.connection import RETRIABLE
-from services.bus.health import status_event
-from services.bus.records import pack
-from services.bus.timeframes import TimeframeError, label, parse_timeframe
+from services.bus.connection import connect_async
+from services.bus.keys import Keys
+from services.gateway.auth import TokenGuard
+from services.gateway.backfills import BackfillDesk
 from services.gateway.backtests import BacktestProxy
+from services.gateway.browsers import Browsers
 from services.gateway.config import GatewaySettings
-from services.gateway.hub import Hub
+from services.gateway.delivery import Delivery
+from services.gateway.feed import LiveFeed
 from services.gateway.metrics import Metrics
-from services.gateway.rooms import StreamRequestError, candle_payload, merge_history
-from services.gateway.server import resolve_web_dir
-from services.gateway.trades import TradeShapeError, paper_payload, signal_payload
-
-NOT_BUILT = """QuantumFlux: the web app is not built yet.
-
-Build it once with:
-
-    cd web && npm install && npm run build
-
-then reload this page. The live data is already served here over Socket.IO and /api.
-"""
-
-OPEN_PATHS = ("/health",)
-SCAN_SIGNALS = 5000
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+from services.gateway.model import ReadModel
+from services.gateway.namespace import BrowserNamespace
+from services.gateway.reader import BusReader
+from services.gateway.routes.answers import invalid_request, refused
+from services.gateway.routes.assets import AssetRoutes
+from services.gateway.routes.backfill import BackfillRoutes
+from services.gateway.routes.backtests import BacktestRoutes
+from services.gateway.routes.candles import CandleRoutes
+from services.gateway.routes.datasets import DatasetRoutes
+from services.gateway.routes.health import HealthRoutes
+from services.gateway.routes.metrics import MetricsRoutes
+from services.gateway.routes.trades import TradeRoutes
+from services.gateway.routes.trading import TradingRoutes
+from services.gateway.routes.web import WebRoutes, resolve_web_dir
+from services.gateway.store import BusStore
+from services.gateway.streams import StreamDesk
 
 
-def create_app(settings: GatewaySettings) -> tuple[socketio.ASGIApp, Hub]:
-    """The ASGI app (Socket.IO in front of FastAPI) and its hub, not yet started."""
-    metrics = Metrics()
-    hub = Hub(settings, metrics)
-    proxy = BacktestProxy(settings.backtest_url, settings.backtest_timeout, hub.relay.catalog)
-    hub.backtests = proxy
-    relay = hub.relay
-    api = FastAPI(title="QuantumFlux gateway", docs_url="/api/docs", openapi_url="/api/openapi.json")
+def socket_server(settings: GatewaySettings) -> socketio.AsyncServer:
+    """The Socket.IO server: only the allowed origins, pings every 10 s, messages up to 1 MB."""
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=settings.origins(),
+        ping_interval=10,
+        ping_timeout=20,
+        max_http_buffer_size=1_000_000,
+    )
+
+
+def rest_api(settings: GatewaySettings, routers: list[Any]) -> FastAPI:
+    """The REST API with its schema at ``/openapi.json`` and ``/docs``, guarded by the token."""
+    api = FastAPI(title="QuantumFlux gateway", docs_url="/docs", openapi_url="/openapi.json")
+    api.add_exception_handler(RequestValidationError, invalid_request)
+    api.add_exception_handler(HTTPException, refused)
     api.add_middleware(
         CORSMiddleware,
         allow_origins=settings.origins(),
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
     )
-
-    @api.middleware("http")
-    async def require_token(request: Request, call_next: Any) -> Response:
-        path = request.url.path
-        guarded = path.startswith("/api/") or path == "/metrics"
-        if settings.needs_token() and guarded and path not in OPEN_PATHS:
-            header = request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            expected = settings.api_token or ""
-            if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(token.strip(), expected):
-                return _error(
-                    401, "A valid token is needed: send the header 'Authorization: Bearer <token>'."
-                )
-        response: Response = await call_next(request)
-        return response
-
-    @api.get("/health")
-    async def health() -> JSONResponse:
-        for attempt in range(2):
-            try:
-                await relay.redis.ping()
-                return JSONResponse({"status": "ok", "redis": "connected", "clients": len(hub.clients)})
-            except RETRIABLE:
-                if attempt == 0:
-                    await asyncio.sleep(0.1)  # a pooled connection left over from a Redis restart
-        return JSONResponse({"status": "degraded", "redis": "disconnected"}, status_code=503)
-
-    @api.get("/api/assets")
-    async def assets() -> dict[str, Any]:
-        return {
-            "assets": relay.catalog.asset_list(),
-            "timeframes": [label(t) for t in relay.catalog.timeframes],
-        }
-
-    @api.get("/api/candles", response_model=None)
-    async def candles(
-        asset: str | None = None, timeframe: str | None = None, limit: int = Query(500, ge=1, le=5000)
-    ) -> JSONResponse | dict[str, Any]:
-        try:
-            stream = relay.catalog.resolve(asset, timeframe)
-        except StreamRequestError as exc:
-            status = 404 if exc.code.startswith("unknown") else 400
-            return JSONResponse({"error": exc.message, "code": exc.code}, status_code=status)
-        snap = relay.book.snapshot(stream)
-        try:
-            stored = await relay.read_series(stream, limit)
-        except RETRIABLE:
-            return _error(503, "Redis does not answer right now; try again in a moment.")
-        rows, _ = merge_history(stored, snap, limit)
-        return {
-            "asset": stream.asset,
-            "timeframe": stream.timeframe,
-            "candles": [candle_payload(c) for c in rows],
-        }
-
-    @api.get("/api/datasets")
-    async def datasets() -> JSONResponse:
-        status, body = await proxy.datasets()
-        return JSONResponse(body, status_code=status)
-
-    @api.get("/api/datasets/{ds_id}/candles")
-    async def dataset_candles(
-        ds_id: str, limit: str | None = None, before: str | None = None
-    ) -> JSONResponse:
-        status, body = await proxy.candles(ds_id, limit, before)
-        return JSONResponse(body, status_code=status)
-
-    @api.get("/api/signals", response_model=None)
-    async def signals(
-        asset: str | None = None, timeframe: str | None = None, limit: int = Query(100, ge=1, le=5000)
-    ) -> JSONResponse | dict[str, Any]:
-        tf = None
-        if timeframe is not None:
-            try:
-                tf = parse_timeframe(timeframe)
-            except (TimeframeError, ValueError):
-                return _error(400, f"The timeframe {timeframe!r} cannot be read (try 1m, 5m or 60).")
-        # Filtered from a wider look back, so a busy asset does not hide the one asked for.
-        look = limit if asset is None and tf is None else min(SCAN_SIGNALS, limit * 20)
-        try:
-            rows = await relay.recent(relay.keys.signals(), look)
-        except RETRIABLE:
-            return _error(503, "Redis does not answer right now; try again in a moment.")
-        out = []
-        for row in rows:
-            try:
-                a, t, payload = signal_payload(row)
-            except TradeShapeError:
-                continue
-            if (asset is None or a == asset) and (tf is None or t == tf):
-                out.append(payload)
-        return {"signals": out[-limit:]}
-
-    @api.get("/api/paper", response_model=None)
-    async def paper(limit: int = Query(200, ge=1, le=10000)) -> JSONResponse | dict[str, Any]:
-        try:
-            rows = await relay.recent(relay.keys.paper(), limit)
-        except RETRIABLE:
-            return _error(503, "Redis does not answer right now; try again in a moment.")
-        out = []
-        for row in rows:
-            try:
-                out.append(paper_payload(row))
-            except TradeShapeError:
-                continue
-        return {"paper": out}
-
-    @api.get("/api/deals")
-    async def deals() -> dict[str, Any]:
-        return relay.account.snapshot()
-
-    @api.get("/api/strategies")
-    async def strategies() -> JSONResponse:
-        status, body = await proxy.strategies()
-        return JSONResponse(body, status_code=status)
-
-    @api.post("/api/backtests")
-    async def backtests(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
-            return _error(400, "The request body must be JSON (plain, not nested thousands of levels deep).")
-        status, answer = await proxy.run(body)
-        return JSONResponse(answer, status_code=status)
-
-    @api.get("/metrics")
-    async def metrics_page() -> Response:
-        metrics.relayed.set(relay.counters["relayed"])
-        metrics.malformed.set(relay.counters["malformed"])
-        metrics.lag.set(relay.lag)
-        metrics.redis_up.set(1 if relay.redis_ok else 0)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    # Started from another folder, the relative default still finds the project's own build.
-    web_dir = resolve_web_dir(settings).gateway_web_dir.resolve()
-
-    @api.get("/{path:path}", response_model=None)
-    async def web(path: str) -> Response:
-        if path.startswith("api/"):
-            return _error(404, "No such API endpoint.")
-        index = web_dir / "index.html"
-        if not index.is_file():
-            return PlainTextResponse(NOT_BUILT)
-        target = (web_dir / path).resolve()
-        if path and target.is_file() and target.is_relative_to(web_dir):
-            return FileResponse(target)
-        return FileResponse(index)  # the app's own routes (single-page app)
-
-    async def on_startup() -> None:
-        gc.freeze()  # the objects made at start never need collecting; keeps GC pauses short
-        await hub.start()
-        await _announce(hub, "running", f"listening on {settings.gateway_host}:{settings.gateway_port}")
-
-    async def on_shutdown() -> None:
-        # In a task of its own, with a time limit: a stop must never hang the process.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(_announce(hub, "stopped", "stopped"), 2)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(hub.stop(), 5)
-
-    async def recovered() -> None:
-        await _announce(hub, "recovered", "Redis answers again; relaying resumed")
-
-    hub.on_recovered = recovered
-    app = socketio.ASGIApp(hub.sio, other_asgi_app=api, on_startup=on_startup, on_shutdown=on_shutdown)
-    return app, hub
+    api.add_middleware(BaseHTTPMiddleware, dispatch=TokenGuard(settings))
+    for routes in routers:  # the web app's catch-all comes last
+        api.include_router(routes.router)
+    return api
 
 
-async def _announce(hub: Hub, state: str, message: str) -> None:
-    event = status_event("gateway", hub.settings.instance, state, message)
-    try:
-        await hub.relay.redis.xadd(
-            hub.relay.keys.events(), {"d": pack(event)}, maxlen=10_000, approximate=True
+def feed_all(browsers: Browsers, delivery: Delivery, progress: dict[str, Any]) -> None:
+    """Tell every browser how a backfill stands (any chart may show that asset)."""
+    for client in browsers.all():
+        delivery.put(client, "backfill_progress", progress)
+
+
+class Gateway:
+    """One gateway: its parts, its ASGI app, and how it starts and stops."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.model = ReadModel()
+        redis = connect_async(settings)
+        keys = Keys(settings.prefix)
+        self.store = BusStore(redis, keys, self.model, settings.instance)
+        sio = socket_server(settings)
+        self.browsers = Browsers()
+        delivery = Delivery(sio, self.metrics, settings.gateway_send_backlog)
+        self.desk = StreamDesk(settings, self.model, self.store, self.browsers, delivery, self.metrics)
+        feed = LiveFeed(self.model, self.browsers, delivery, self.desk, self.metrics, self.store.announce)
+        self.reader = BusReader(settings, redis, keys, self.model, feed)
+        self.backfills = BackfillDesk(settings, lambda news: feed_all(self.browsers, delivery, news))
+        proxy = BacktestProxy(settings.backtest_url, settings.backtest_timeout, self.model.catalog)
+        sio.register_namespace(
+            BrowserNamespace(settings, self.model, self.browsers, delivery, self.desk, proxy, self.metrics)
         )
-    except RETRIABLE:
-        pass
+        self.api = rest_api(settings, self._routes(proxy))
+        self.asgi = socketio.ASGIApp(
+            sio, other_asgi_app=self.api, on_startup=self.start, on_shutdown=self.stop
+        )
 
+    def _routes(self, proxy: BacktestProxy) -> list[Any]:
+        return [
+            HealthRoutes(self.store, self.browsers),
+            AssetRoutes(self.model.catalog),
+            CandleRoutes(self.model, self.store, self.settings.data_dir),
+            BackfillRoutes(self.settings, self.model.catalog, self.backfills),
+            DatasetRoutes(proxy),
+            TradeRoutes(self.model, self.store),
+            TradingRoutes(self.settings, self.model),
+            BacktestRoutes(proxy),
+            MetricsRoutes(self.model, self.metrics),
+            WebRoutes(resolve_web_dir(self.settings.gateway_web_dir)),
+        ]
 
-def web_dir_exists(path: Path) -> bool:
-    """True when a built web app (``index.html``) is in ``path``."""
-    return (path / "index.html").is_file()
+    async def start(self) -> None:
+        """Read the bus and say the gateway runs."""
+        gc.freeze()  # the objects made at start never need collecting; keeps GC pauses short
+        await self.reader.start()
+        where = f"listening on {self.settings.gateway_host}:{self.settings.gateway_port}"
+        await self.store.announce("running", where)
+
+    async def stop(self) -> None:
+        """Say the gateway stops, then stop the senders and the readers."""
+        # Each with a time limit: a stop must never hang the process.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.store.announce("stopped", "stopped"), 2)
+        for client in self.browsers.all():
+            if client.task is not None:
+                client.task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.reader.stop(), 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.backfills.stop(), 6)
+
+    def info(self) -> dict[str, Any]:
+        """What the heartbeat carries."""
+        return {
+            "clients": len(self.browsers),
+            "relayed": self.model.counters["relayed"],
+            "malformed": self.model.counters["malformed"],
+            "lag": round(self.model.lag, 3),
+            "port": self.settings.gateway_port,
+        }

@@ -21,7 +21,7 @@ class BacktestProxy:
         self.timeout = timeout
         self.catalog = catalog
 
-    async def _call(
+    async def call(
         self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None
     ) -> tuple[int, Any]:
         try:
@@ -39,23 +39,23 @@ class BacktestProxy:
 
     async def datasets(self) -> tuple[int, Any]:
         """``GET /datasets`` of the backtest service."""
-        return await self._call("GET", "/datasets")
+        return await self.call("GET", "/datasets")
 
     async def candles(self, ds_id: str, limit: str | None, before: str | None) -> tuple[int, Any]:
         """``GET /datasets/{id}/candles`` of the backtest service, the id sent as one path segment."""
         params = {k: v for k, v in (("limit", limit), ("before", before)) if v is not None}
-        return await self._call("GET", f"/datasets/{segment(ds_id)}/candles", params=params)
+        return await self.call("GET", f"/datasets/{segment(ds_id)}/candles", params=params)
 
     async def strategies(self) -> tuple[int, Any]:
         """``GET /strategies`` of the backtest service."""
-        return await self._call("GET", "/strategies")
+        return await self.call("GET", "/strategies")
 
     async def run(self, request: Any) -> tuple[int, Any]:
         """``POST /backtests`` after a first check that the request names a dataset and a strategy."""
         problem = check_backtest_request(request)
         if problem:
             return 422, {"error": problem}
-        return await self._call("POST", "/backtests", json=request)
+        return await self.call("POST", "/backtests", json=request)
 
     async def available_data(self) -> dict[str, Any]:
         """What ``get_available_data`` answers: live assets and timeframes, datasets and strategies."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,26 +20,21 @@ def gateway(
     """Serve live candles and status to browsers, the REST API, and the web app."""
     import logging
 
-    from pydantic import ValidationError
-
-    from services.bus.config import UnknownSettingError
+    from services.bus.cli import settings_or_exit
     from services.gateway.config import GatewaySettings
     from services.gateway.server import GatewayConfigError, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["gateway_host"] = host
-    if port is not None:
-        overrides["gateway_port"] = port
-    if require_token:
-        overrides["gateway_require_token"] = True
-    if web_dir is not None:
-        overrides["gateway_web_dir"] = web_dir
+    overrides = {
+        "gateway_host": host,
+        "gateway_port": port,
+        "gateway_require_token": True if require_token else None,
+        "gateway_web_dir": web_dir,
+    }
+    settings = settings_or_exit(GatewaySettings, "gateway", overrides)
     try:
-        settings = GatewaySettings(**overrides)
         code = serve(settings)
-    except (GatewayConfigError, UnknownSettingError, ValidationError) as exc:
+    except GatewayConfigError as exc:
         typer.echo(f"gateway: {exc}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(code)

@@ -1,7 +1,7 @@
-"""What can be streamed, which browser watches what, and how history meets the live updates.
+"""What can be streamed, and how a stream's history meets its live updates.
 
-Pure: values in, values out. The relay feeds :class:`Catalog` and :class:`CandleBook` with what
-it reads; the app asks them to check a request and to build the history of a stream.
+Pure: values in, values out. The bus reader feeds :class:`Catalog` and :class:`CandleBook` with what
+it reads; the routes and the stream desk ask them to check a request and build a stream's history.
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ class StreamRequestError(ValueError):
 
 
 def candle_payload(c: Candle) -> dict[str, Any]:
-    """A candle as the browser gets it in ``candle_update`` and ``history``."""
-    return {
+    """A candle as the browser gets it in ``candle_update`` and ``history``.
+
+    ``complete`` false marks a candle with a gap in capture (the chart draws it apart); ``volume``
+    is the broker's own tick count, sent only when the broker gave one.
+    """
+    out = {
         "asset": c.asset,
         "timeframe": label(c.tf),
         "time": c.time,
@@ -55,7 +59,11 @@ def candle_payload(c: Candle) -> dict[str, Any]:
         "close": c.close,
         "ticks": c.ticks,
         "closed": c.closed,
+        "complete": c.complete,
     }
+    if c.volume is not None:
+        out["volume"] = c.volume
+    return out
 
 
 @dataclass(slots=True)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import signal
-from pathlib import Path
-from typing import Any
 
-from services.bus.config import check_environment
+from services.bus.health import Heartbeat
+from services.gateway.app import Gateway
 from services.gateway.config import GatewaySettings, is_loopback
 
 log = logging.getLogger("qf.gateway")
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class GatewayConfigError(RuntimeError):
@@ -30,36 +27,13 @@ def check_settings(settings: GatewaySettings) -> None:
         )
 
 
-def resolve_web_dir(settings: GatewaySettings) -> GatewaySettings:
-    """Use the project's own web/dist when the configured relative folder is not here."""
-    path = settings.gateway_web_dir
-    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
-        return settings.model_copy(update={"gateway_web_dir": PROJECT_ROOT / path})
-    return settings
-
-
 def serve(settings: GatewaySettings) -> int:
     """Run the gateway until SIGTERM/SIGINT; returns the exit code."""
     import uvicorn
 
-    from services.bus.health import Heartbeat
-    from services.gateway.app import create_app
-
-    check_environment()
     check_settings(settings)
-    settings = resolve_web_dir(settings)
-    app, hub = create_app(settings)
-
-    def info() -> dict[str, Any]:
-        return {
-            "clients": len(hub.clients),
-            "relayed": hub.relay.counters["relayed"],
-            "malformed": hub.relay.counters["malformed"],
-            "lag": round(hub.relay.lag, 3),
-            "port": settings.gateway_port,
-        }
-
-    heartbeat = Heartbeat(settings, "gateway", info=info).start()
+    gateway = Gateway(settings)
+    heartbeat = Heartbeat(settings, "gateway", info=gateway.info).start()
     log.info("Gateway on http://%s:%d", settings.gateway_host, settings.gateway_port)
     # uvicorn stops gracefully on SIGTERM/SIGINT and then raises the signal again for the handler
     # that was there before it; with the default handler that kills the process (exit -15) before
@@ -68,7 +42,7 @@ def serve(settings: GatewaySettings) -> int:
         signal.signal(signum, lambda *_: None)
     try:
         uvicorn.run(
-            app,
+            gateway.asgi,
             host=settings.gateway_host,
             port=settings.gateway_port,
             log_level="warning",

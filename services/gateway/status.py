@@ -67,3 +67,16 @@ def shape(status: dict[str, Any]) -> tuple[Any, ...]:
     )
     chrome = status.get("chrome", {})
     return (status.get("redis"), chrome.get("state"), chrome.get("reason"), services)
+
+
+def protocol_alarm(data: dict[str, Any], ts: float) -> dict[str, Any] | None:
+    """The ``protocol_report`` a browser shows, from a ``report`` event (None: not about the protocol)."""
+    if data.get("report") != "protocol":
+        return None
+    findings = data.get("findings")
+    return {
+        "summary": str(data.get("summary") or ""),
+        "suggestion": str(data.get("suggestion") or ""),
+        "findings": findings if isinstance(findings, list) else [],
+        "ts": ts,
+    }

@@ -1,8 +1,9 @@
 """Signals, paper trades and the user's own deals as the browser gets them.
 
-Pure: maps in, maps out. The relay reads ``{prefix}:signals``, ``{prefix}:paper`` and the
-``deal``/``deals``/``balance`` events; these functions check and shape what it read, and
-:class:`Account` keeps the user's deals and balance for ``GET /api/deals``.
+Pure: records in, maps out. The readers decode ``{prefix}:signals`` and ``{prefix}:paper`` into
+the bus's :class:`Signal` and :class:`PaperContract`; these functions shape them for the
+browser, and :class:`Account` keeps the user's deals and balance (from the
+``deal``/``deals``/``balance`` events) for ``GET /api/deals``.
 """
 
 from __future__ import annotations
@@ -11,95 +12,63 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.bus.timeframes import TimeframeError, label, parse_timeframe
+from services.bus.records import PaperContract, Signal
 
-SIGNAL_KEYS = ("time", "confidence", "strategy", "params", "run", "price", "contract")
-PAPER_KEYS = (
-    "id",
-    "book",
-    "run",
-    "strategy",
-    "params",
-    "asset",
-    "confidence",
-    "entry_time",
-    "entry_price",
-    "expiry_time",
-    "stake",
-    "payout",
-    "balance",
-    "trades",
-    "wins",
-    "losses",
-    "ties",
-    "voided",
-    "total_pnl",
-)
-SETTLE_KEYS = ("expiry_price", "outcome", "pnl")
-PAPER_KINDS = ("open", "settle", "void")
 KEEP_DEALS = 500
 
 
-class TradeShapeError(ValueError):
-    """An entry that is not a signal, paper trade or deal the browser could use."""
+def direction_word(direction: int) -> str:
+    """``call`` for an up contract (+1), ``put`` for a down one (-1)."""
+    return "call" if direction > 0 else "put"
 
 
-def direction_word(value: Any) -> str:
-    """``call`` for an up contract, ``put`` for a down one (from +1/-1 or the words)."""
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in ("call", "up", "buy", "higher"):
-            return "call"
-        if word in ("put", "down", "sell", "lower"):
-            return "put"
-    elif isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
-        return "call" if value > 0 else "put"
-    raise TradeShapeError(f"direction {value!r} is neither call nor put")
+def signal_payload(s: Signal) -> dict[str, Any]:
+    """The ``signal`` event of a strategy signal."""
+    return {
+        "id": s.id,
+        "asset": s.asset,
+        "timeframe": s.label,
+        "direction": direction_word(s.direction),
+        "time": s.time,
+        "confidence": s.confidence,
+        "strategy": s.strategy,
+        "params": s.params,
+        "run": s.run,
+        "price": s.price,
+        "contract": s.contract,
+    }
 
 
-def _tf_seconds(value: Any) -> int:
-    try:
-        return parse_timeframe(value)
-    except (TimeframeError, TypeError, ValueError):
-        raise TradeShapeError(f"timeframe {value!r} cannot be read") from None
-
-
-def _asset(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TradeShapeError("the asset is missing")
-    return value
-
-
-def signal_payload(entry: dict[str, Any]) -> tuple[str, int, dict[str, Any]]:
-    """(asset, timeframe seconds, ``signal`` payload) of a ``{prefix}:signals`` map."""
-    asset = _asset(entry.get("asset"))
-    tf = _tf_seconds(entry.get("timeframe", entry.get("label")))
-    if not _is_number(entry.get("time")):
-        raise TradeShapeError("the signal has no time")
-    out: dict[str, Any] = {"id": entry.get("id"), "asset": asset, "timeframe": label(tf)}
-    out["direction"] = direction_word(entry.get("direction"))
-    for key in SIGNAL_KEYS:
-        out[key] = entry.get(key)
-    return asset, tf, out
-
-
-def paper_payload(entry: dict[str, Any]) -> dict[str, Any]:
-    """The ``paper_trade`` payload of a ``{prefix}:paper`` map."""
-    kind = entry.get("kind")
-    if kind not in PAPER_KINDS:
-        raise TradeShapeError(f"paper entry kind {kind!r} is not open, settle or void")
-    _asset(entry.get("asset"))
-    tf = _tf_seconds(entry.get("timeframe", entry.get("label")))
-    out: dict[str, Any] = {"kind": kind}
-    for key in PAPER_KEYS:
-        out[key] = entry.get(key)
-    out["timeframe"] = label(tf)
-    out["direction"] = direction_word(entry.get("direction"))
-    if kind == "settle":
-        for key in SETTLE_KEYS:
-            out[key] = entry.get(key)
-    elif kind == "void":
-        out["reason"] = entry.get("reason")
+def paper_payload(p: PaperContract) -> dict[str, Any]:
+    """The ``paper_trade`` event of a paper contract opening, settling or voided."""
+    out: dict[str, Any] = {
+        "kind": p.kind,
+        "id": p.id,
+        "book": p.book,
+        "run": p.run,
+        "strategy": p.strategy,
+        "params": p.params,
+        "asset": p.asset,
+        "confidence": p.confidence,
+        "entry_time": p.entry_time,
+        "entry_price": p.entry_price,
+        "expiry_time": p.expiry_time,
+        "stake": p.stake,
+        "payout": p.payout,
+        "balance": p.balance,
+        "trades": p.trades,
+        "wins": p.wins,
+        "losses": p.losses,
+        "ties": p.ties,
+        "voided": p.voided,
+        "total_pnl": p.total_pnl,
+        "timeframe": p.label,
+        "direction": direction_word(p.direction),
+    }
+    if p.kind == "settle":
+        out.update(expiry_price=p.expiry_price, outcome=p.outcome, pnl=p.pnl)
+    elif p.kind == "void":
+        out["reason"] = p.reason
     return out
 
 

@@ -1,5 +1,5 @@
-"""`python -m services.ingest` is `qf ingest`."""
+"""``python -m services.ingest`` is ``qf ingest``."""
 
-from services.qf.cli import run_command
+from services.bus.cli import run_command
 
-run_command("ingest")
+run_command("services.ingest.cli", "ingest")

@@ -50,6 +50,15 @@ class _Socket:
     offset: float | None  # wall time minus Chrome's monotonic timestamp, for this socket
 
 
+@dataclass(slots=True)
+class _Outage:
+    """Whether Chrome was ever attached, and since when and why it is away."""
+
+    since: float
+    ever: bool = False
+    reason: str | None = None
+
+
 class Capture:
     """Attach to Chrome and call ``on_frame`` for every WebSocket frame of every page.
 
@@ -85,71 +94,92 @@ class Capture:
         self._offset: float | None = None  # browser-wide wall-minus-monotonic, from any request
         self._conn: CDPConnection | None = None
         self._nursery: trio.Nursery | None = None
+        self._handlers: dict[str, Callable[[str, dict[str, Any]], Any]] = {
+            "Network.webSocketFrameReceived": lambda sid, p: self._frame(sid, p, "recv"),
+            "Network.webSocketFrameSent": lambda sid, p: self._frame(sid, p, "sent"),
+            "Network.requestWillBeSent": lambda _sid, p: self._learn_clock(p),
+            "Network.webSocketCreated": self._socket_created,
+            "Network.webSocketWillSendHandshakeRequest": self._handshake,
+            "Network.webSocketClosed": self._socket_closed,
+            "Target.attachedToTarget": self._attached,
+            "Target.detachedFromTarget": self._detached,
+        }
 
     # ---- the reconnect loop -------------------------------------------------------------
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Capture until cancelled, reconnecting whenever Chrome goes away."""
         backoff = Backoff(initial=0.2, cap=5.0)
-        ever = False
-        down_reason: str | None = None
-        down_since = time.monotonic()
+        outage = _Outage(since=time.monotonic())
         started = False
+
+        def started_once() -> None:
+            nonlocal started
+            if not started:
+                task_status.started()
+                started = True
+
         while True:
             try:
-                ws_url, info = await browser_ws_url(self.chrome_url, timeout=1.0)
-                self.browser = str(info.get("Browser", ""))
-                async with (
-                    open_cdp(
-                        ws_url,
-                        self._on_event,
-                        ping_interval=self.ping_interval,
-                        ping_timeout=self.ping_timeout,
-                    ) as conn,
-                    trio.open_nursery() as nursery,
-                ):
-                    self._conn, self._nursery = conn, nursery
-                    nursery.start_soon(conn.read_forever)
-                    await self._attach(conn)
-                    self.connected = True
-                    backoff.reset()
-                    extra: dict[str, Any] = {"browser": self.browser, "chrome_url": self.chrome_url}
-                    if ever:
-                        down = time.monotonic() - down_since
-                        extra["down_seconds"] = round(down, 3)
-                        self.on_status("reconnected", f"back after {down:.1f} s away ({down_reason})", extra)
-                    else:
-                        self.on_status("connected", f"attached to {self.browser or 'Chrome'}", extra)
-                    ever = True
-                    down_reason = None
-                    if not started:
-                        task_status.started()
-                        started = True
-                    nursery.start_soon(self._check_alive, conn)
+                await self._session(backoff, outage, started_once)
             except BaseException as exc:
-                leaves = list(_leaves(exc))
-                if any(isinstance(e, trio.Cancelled | KeyboardInterrupt | SystemExit) for e in leaves):
+                if self._ended_by(exc, outage):
                     raise
-                first = next(
-                    (e for e in leaves if isinstance(e, ChromeUnreachable)),
-                    next((e for e in leaves if isinstance(e, _EXPECTED)), leaves[0]),
-                )
-                if not isinstance(first, _EXPECTED):
-                    log.error("capture stopped by an unexpected error; reconnecting", exc_info=first)
-                reason = str(first) if isinstance(first, ChromeUnreachable) else _plain_reason(first)
-                if down_reason is None and ever:
-                    down_since = time.monotonic()
-                self._went_down(reason, down_reason)
-                down_reason = down_reason or reason
             finally:
                 self.connected = False
                 self._conn = self._nursery = None
                 self._forget_all()
-            if not started:
-                # The caller may go on (and report) even though Chrome is not there yet.
-                task_status.started()
-                started = True
+            # The caller may go on (and report) even though Chrome is not there yet.
+            started_once()
             await trio.sleep(backoff.next_delay())
+
+    async def _session(self, backoff: Backoff, outage: _Outage, started: Callable[[], None]) -> None:
+        """One connection to the browser, from attaching until it fails."""
+        ws_url, info = await browser_ws_url(self.chrome_url, timeout=1.0)
+        self.browser = str(info.get("Browser", ""))
+        async with (
+            open_cdp(
+                ws_url, self._on_event, ping_interval=self.ping_interval, ping_timeout=self.ping_timeout
+            ) as conn,
+            trio.open_nursery() as nursery,
+        ):
+            self._conn, self._nursery = conn, nursery
+            nursery.start_soon(conn.read_forever)
+            await self._attach(conn)
+            self.connected = True
+            backoff.reset()
+            self._back_up(outage)
+            started()
+            nursery.start_soon(self._check_alive, conn)
+
+    def _back_up(self, outage: _Outage) -> None:
+        extra: dict[str, Any] = {"browser": self.browser, "chrome_url": self.chrome_url}
+        if outage.ever:
+            down = time.monotonic() - outage.since
+            extra["down_seconds"] = round(down, 3)
+            self.on_status("reconnected", f"back after {down:.1f} s away ({outage.reason})", extra)
+        else:
+            self.on_status("connected", f"attached to {self.browser or 'Chrome'}", extra)
+        outage.ever = True
+        outage.reason = None
+
+    def _ended_by(self, exc: BaseException, outage: _Outage) -> bool:
+        """Note why the connection ended; True when it must not be retried (cancelled, exiting)."""
+        leaves = list(_leaves(exc))
+        if any(isinstance(e, trio.Cancelled | KeyboardInterrupt | SystemExit) for e in leaves):
+            return True
+        first = next(
+            (e for e in leaves if isinstance(e, ChromeUnreachable)),
+            next((e for e in leaves if isinstance(e, _EXPECTED)), leaves[0]),
+        )
+        if not isinstance(first, _EXPECTED):
+            log.error("capture stopped by an unexpected error; reconnecting", exc_info=first)
+        reason = str(first) if isinstance(first, ChromeUnreachable) else _plain_reason(first)
+        if outage.reason is None and outage.ever:
+            outage.since = time.monotonic()
+        self._went_down(reason, outage.reason)
+        outage.reason = outage.reason or reason
+        return False
 
     def _went_down(self, reason: str, already: str | None) -> None:
         self.counters["disconnects"] += 1
@@ -207,55 +237,54 @@ class Capture:
     def _on_event(self, msg: dict[str, Any]) -> None:
         method = msg.get("method")
         params = msg.get("params")
-        if not isinstance(params, dict):
+        handle = self._handlers.get(method) if isinstance(method, str) else None
+        if handle is None or not isinstance(params, dict):
             return
-        sid = msg.get("sessionId") or ""
         try:
-            if method == "Network.webSocketFrameReceived":
-                self._frame(sid, params, "recv")
-            elif method == "Network.webSocketFrameSent":
-                self._frame(sid, params, "sent")
-            elif method == "Network.requestWillBeSent":
-                self._learn_clock(params)
-            elif method == "Network.webSocketCreated":
-                rid = str(params.get("requestId"))
-                url = params.get("url")
-                self._sockets[(sid, rid)] = _Socket(
-                    self._socket_id(sid, rid), url if isinstance(url, str) else None, None
-                )
-                self.counters["sockets"] += 1
-                self._bound_sockets()
-            elif method == "Network.webSocketWillSendHandshakeRequest":
-                rid = str(params.get("requestId"))
-                off = self._learn_clock(params)
-                sock = self._sockets.get((sid, rid))
-                if sock is not None and off is not None:
-                    sock.offset = off
-            elif method == "Network.webSocketClosed":
-                sock = self._sockets.pop((sid, str(params.get("requestId"))), None)
-                if sock is not None:
-                    self.on_closed(sock.id)
-            elif method == "Target.attachedToTarget":
-                info = params.get("targetInfo") or {}
-                new_sid = str(params.get("sessionId"))
-                self._targets[new_sid] = str(info.get("targetId", new_sid))
-                if self._conn is not None and self._nursery is not None:
-                    self._nursery.start_soon(
-                        self._setup_session,
-                        self._conn,
-                        new_sid,
-                        str(info.get("type")),
-                        bool(params.get("waitingForDebugger")),
-                    )
-                self.counters["targets_attached"] += 1
-            elif method == "Target.detachedFromTarget":
-                gone = str(params.get("sessionId"))
-                self._targets.pop(gone, None)
-                for key in [k for k in self._sockets if k[0] == gone]:
-                    self.on_closed(self._sockets.pop(key).id)
+            handle(msg.get("sessionId") or "", params)
         except Exception:  # a surprising event must never stop the capture
             self.counters["event_errors"] += 1
             log.exception("could not handle %s", method)
+
+    def _socket_created(self, sid: str, params: dict[str, Any]) -> None:
+        rid = str(params.get("requestId"))
+        url = params.get("url")
+        self._sockets[(sid, rid)] = _Socket(
+            self._socket_id(sid, rid), url if isinstance(url, str) else None, None
+        )
+        self.counters["sockets"] += 1
+        self._bound_sockets()
+
+    def _handshake(self, sid: str, params: dict[str, Any]) -> None:
+        off = self._learn_clock(params)
+        sock = self._sockets.get((sid, str(params.get("requestId"))))
+        if sock is not None and off is not None:
+            sock.offset = off
+
+    def _socket_closed(self, sid: str, params: dict[str, Any]) -> None:
+        sock = self._sockets.pop((sid, str(params.get("requestId"))), None)
+        if sock is not None:
+            self.on_closed(sock.id)
+
+    def _attached(self, _sid: str, params: dict[str, Any]) -> None:
+        info = params.get("targetInfo") or {}
+        new_sid = str(params.get("sessionId"))
+        self._targets[new_sid] = str(info.get("targetId", new_sid))
+        if self._conn is not None and self._nursery is not None:
+            self._nursery.start_soon(
+                self._setup_session,
+                self._conn,
+                new_sid,
+                str(info.get("type")),
+                bool(params.get("waitingForDebugger")),
+            )
+        self.counters["targets_attached"] += 1
+
+    def _detached(self, _sid: str, params: dict[str, Any]) -> None:
+        gone = str(params.get("sessionId"))
+        self._targets.pop(gone, None)
+        for key in [k for k in self._sockets if k[0] == gone]:
+            self.on_closed(self._sockets.pop(key).id)
 
     def _bound_sockets(self) -> None:
         # A reload or navigation never reports the old socket closed: forget the oldest ones.

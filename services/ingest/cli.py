@@ -1,4 +1,4 @@
-"""Commands of the ingest service: `qf ingest`, `qf record`, `qf replay`, `qf demo`.
+"""Commands of the ingest service: `qf ingest`, `qf record`, `qf replay`.
 
 Only light imports here; each command imports its machinery when it runs.
 """
@@ -6,28 +6,19 @@ Only light imports here; each command imports its machinery when it runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-
-def _settings(**overrides: Any) -> Any:
-    from pydantic import ValidationError
-
-    from services.bus.config import UnknownSettingError, check_environment
+if TYPE_CHECKING:
     from services.ingest.config import IngestSettings
 
-    try:
-        check_environment()
-        return IngestSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except UnknownSettingError as exc:
-        typer.echo(f"qf: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"])
-            typer.echo(f"qf: {where}: {str(err['msg']).removeprefix('Value error, ')}", err=True)
-        raise typer.Exit(2) from None
+
+def _settings(**overrides: Any) -> IngestSettings:
+    from services.bus.cli import settings_or_exit
+    from services.ingest.config import IngestSettings
+
+    return settings_or_exit(IngestSettings, "ingest", overrides)
 
 
 def _logging() -> None:
@@ -49,13 +40,17 @@ def ingest(
     ] = None,
 ) -> None:
     """Capture the broker's frames, decode them and publish ticks and events to Redis."""
+    from services.ingest.registry import UnknownSource, open_source
+
     settings = _settings(source=source, speed=speed, chrome_url=chrome_url)
-    if not (settings.source in ("cdp", "sim") or settings.source.startswith("replay:")):
-        raise typer.BadParameter("use cdp, sim or replay:FILE", param_hint="--source")
+    try:
+        frames = open_source(settings.source, settings)
+    except UnknownSource as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source") from None
     _logging()
     from services.ingest.worker import IngestWorker
 
-    raise typer.Exit(IngestWorker(settings, linger=True).run())
+    raise typer.Exit(IngestWorker(settings, frames, linger=True).run())
 
 
 def replay(
@@ -68,9 +63,11 @@ def replay(
         typer.echo(f"qf: no recording at {file}", err=True)
         raise typer.Exit(2)
     _logging()
+    from services.ingest.config import parse_speed
+    from services.ingest.replay_source import ReplaySource
     from services.ingest.worker import IngestWorker
 
-    raise typer.Exit(IngestWorker(settings).run())
+    raise typer.Exit(IngestWorker(settings, ReplaySource(file, parse_speed(settings.speed))).run())
 
 
 def record(
@@ -78,26 +75,21 @@ def record(
     chrome_url: Annotated[
         str | None, typer.Option(help="Chrome's debugging address (default http://127.0.0.1:9222).")
     ] = None,
+    share: Annotated[
+        bool,
+        typer.Option(
+            "--share",
+            help="A file to send to others: keep only market data; account, balance, deals and "
+            "every other frame are written as their shape (field names and kinds).",
+        ),
+    ] = False,
 ) -> None:
     """Write every WebSocket frame your Chrome receives or sends to FILE, with credentials removed."""
     settings = _settings(chrome_url=chrome_url)
     _logging()
     from services.ingest.record import run_record
 
-    raise typer.Exit(run_record(settings, file))
+    raise typer.Exit(run_record(settings, file, share=share))
 
 
-def demo(
-    seed: Annotated[int, typer.Option(help="Seed of the simulated market (same seed, same ticks).")] = 1,
-    assets: Annotated[int, typer.Option(help="How many assets the simulated broker quotes.")] = 4,
-    embedded_redis: Annotated[
-        bool, typer.Option("--embedded-redis", help="Use QuantumFlux's own Redis even if another answers.")
-    ] = False,
-) -> None:
-    """The whole platform on a simulated broker in a headless Chromium: no PocketOption account needed."""
-    from services.ingest.demo import run_demo
-
-    raise typer.Exit(run_demo(seed=seed, assets=assets, embedded_redis=embedded_redis))
-
-
-COMMANDS = {"ingest": ingest, "record": record, "replay": replay, "demo": demo}
+COMMANDS = {"ingest": ingest, "record": record, "replay": replay}

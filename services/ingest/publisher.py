@@ -25,7 +25,7 @@ from services.bus.backoff import Backoff
 from services.bus.connection import RETRIABLE
 from services.bus.health import EVENTS_MAXLEN
 from services.bus.keys import Keys, partition_of
-from services.bus.records import Event, HistoryBatch, Record, Tick, pack
+from services.bus.records import CaptureMark, Event, HistoryBatch, Payout, Record, Tick, pack
 from services.bus.streams import groups, trim
 from services.ingest.config import IngestSettings
 
@@ -67,6 +67,7 @@ class Publisher:
         self.report = report or (lambda _s, _m, _e: None)
         self.client = client or plain_client(settings.redis_url)
         self._events_key = self.keys.events()
+        self._payouts_key = self.keys.payouts()
         self._tick_keys = [self.keys.ticks(p) for p in range(self.partitions)]
         self._asset_keys: dict[str, str] = {}
         self._idle = False  # the publisher thread is waiting for records
@@ -91,7 +92,7 @@ class Publisher:
     # ---- producer side (any thread) ----------------------------------------------------------
 
     def key_of(self, record: Record) -> str:
-        """The stream a record goes to: its asset's tick partition, or the events stream."""
+        """The stream a record goes to: its asset's tick partition, the payouts stream or the events stream."""
         if type(record) is Tick or type(record) is HistoryBatch:
             key = self._asset_keys.get(record.asset)
             if key is None:
@@ -99,6 +100,8 @@ class Publisher:
                 if len(self._asset_keys) < 100_000:
                     self._asset_keys[record.asset] = key
             return key
+        if type(record) is Payout:
+            return self._payouts_key
         return self._events_key
 
     def put(self, record: Record) -> None:
@@ -119,6 +122,14 @@ class Publisher:
                     items.append((key_of(r), pack(r)))
                 except (OverflowError, TypeError, ValueError):
                     self.unpackable += 1
+        self._enqueue(items)
+
+    def put_capture(self, mark: CaptureMark) -> None:
+        """Queue a capture mark on every tick stream, in order with the records around it."""
+        data = pack(mark)
+        self._enqueue([(key, data) for key in self._tick_keys])
+
+    def _enqueue(self, items: list[Item]) -> None:
         if not items:
             return
         buf = self._buf
@@ -262,10 +273,11 @@ class Publisher:
             batch = self._skip_already_written(batch)
             self._suspect = False
         pipe = self.client.pipeline(transaction=False)
-        events = self._events_key
+        capped = (self._events_key, self._payouts_key)
         command: Any = pipe.execute_command
         for key, data in batch:
-            if key == events:
+            # Events and payout changes are few and read from their tail: a cap keeps them small.
+            if key in capped:
                 command("XADD", key, "MAXLEN", "~", EVENTS_MAXLEN, "*", "d", data)
             else:
                 command("XADD", key, "*", "d", data)

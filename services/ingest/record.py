@@ -1,4 +1,8 @@
-"""`qf record FILE`: every captured frame (both directions, every socket) to a redacted recording."""
+"""`qf record FILE [--share]`: every captured frame (both directions, every socket) to a recording.
+
+Credentials are always removed; with ``--share`` only market data is kept and every other frame
+is written as its shape (:mod:`services.ingest.share`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.frames import Frame
 
 
-def run_record(settings: IngestSettings, path: Path) -> int:
+def run_record(settings: IngestSettings, path: Path, *, share: bool = False) -> int:
     """Record until Ctrl-C/SIGTERM; prints how many frames were written. Returns the exit code."""
     import trio
 
@@ -19,7 +23,7 @@ def run_record(settings: IngestSettings, path: Path) -> int:
 
     count = 0
     try:
-        writer = RecordingWriter(path)
+        writer = RecordingWriter(path, share=share, url_pattern=settings.ws_url_pattern)
         writer.open()
     except OSError as exc:
         print(f"qf: cannot write {path}: {exc.strerror or exc}", flush=True)
@@ -46,7 +50,8 @@ def run_record(settings: IngestSettings, path: Path) -> int:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(capture.run)
-                print(f"Recording every WebSocket frame to {path} (Ctrl-C stops).", flush=True)
+                kept = "market data only, the rest as its shape" if share else "credentials removed"
+                print(f"Recording every WebSocket frame to {path}, {kept} (Ctrl-C stops).", flush=True)
                 async for _ in signals:
                     nursery.cancel_scope.cancel()
                     break

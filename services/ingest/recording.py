@@ -1,9 +1,11 @@
 """Recordings: captured frames as JSON lines, with every credential removed on the way to disk.
 
-Users share recordings to report protocol changes, so a recording never carries a secret: the
-``auth`` frame's session and uid, and any token-, cookie- or secret-shaped value, in any frame
-(text, or binary: base64 decoded, cleaned, encoded again) and in URL query strings, are replaced
-by :data:`PLACEHOLDER`. Market data is left byte for byte as it came.
+A recording never carries a secret: the ``auth`` frame's session and uid, and any token-, cookie-
+or secret-shaped value, in any frame (text, or binary: base64 decoded, cleaned, encoded again)
+and in URL query strings, are replaced by :data:`PLACEHOLDER`. Market data is left byte for byte
+as it came. Such a recording still holds the balance and the deals; one made to be sent to
+others is written with ``share=True`` (:mod:`services.ingest.share`), which keeps the market data
+only and reduces everything else to its shape.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from services.ingest.frames import Frame
+from services.ingest.share import ShareFilter
 
+_loads: Callable[[str | bytes], Any]
 try:  # orjson reads a line about 3x faster; replay speed depends on it
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover
@@ -163,11 +167,21 @@ class RecordingWriter:
 
     Lines are flushed when ``flush_every`` seconds have passed since the last flush (by default
     after every line) and on close, so a recording stopped abruptly loses at most that much.
+    With ``share`` only market data is kept (on the sockets ``url_pattern`` says are the
+    broker's); every other frame is written as its shape.
     """
 
-    def __init__(self, path: str | Path, *, flush_every: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_every: float = 0.0,
+        share: bool = False,
+        url_pattern: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.flush_every = flush_every
+        self._share = ShareFilter(url_pattern) if share else None
         self.frames = 0
         self._file: IO[str] | None = None
         self._last_flush = 0.0
@@ -189,11 +203,17 @@ class RecordingWriter:
             self._last_flush = time.monotonic()
 
     def write(self, frame: Frame) -> None:
-        """Redact the frame and append it as one line."""
+        """Redact the frame (or, to share, keep its market data only) and append it as one line."""
         if self._file is None:
             self.open()
         assert self._file is not None
-        line = json.dumps(redact(frame).to_json(), ensure_ascii=False, separators=(", ", ": "))
+        if self._share is not None:
+            frame, market_data = self._share.share(frame)
+            if market_data:
+                frame = redact(frame)
+        else:
+            frame = redact(frame)
+        line = json.dumps(frame.to_json(), ensure_ascii=False, separators=(", ", ": "))
         self._file.write(line + "\n")
         self.frames += 1
         now = time.monotonic()

@@ -1,5 +1,5 @@
 """``python -m services.persistence`` is ``qf persistence``."""
 
-from services.qf.cli import run_command
+from services.bus.cli import run_command
 
-run_command("persistence")
+run_command("services.persistence.cli", "persistence")

@@ -18,8 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from services.bus.records import Candle, HistoryBatch, RecordError, Tick, decode
-from services.persistence.layout import TF_SECONDS
+from services.bus.records import (
+    Candle,
+    CaptureMark,
+    HistoryBatch,
+    Order,
+    Payout,
+    RecordError,
+    Tick,
+    decode,
+)
+from services.files.layout import TF_SECONDS
 
 # How a packed tick ends: key "ts", float64 marker, 8 bytes, key "price", float64 marker, 8 bytes.
 _TAIL_TEMPLATE = b"\xa2ts\xcb" + bytes(8) + b"\xa5price\xcb" + bytes(8)
@@ -42,7 +51,8 @@ class Chunk:
     """The rows one stream's entries give, ready to format.
 
     ``spans`` cut ``ts``/``price`` into the ticks of each asset (an index into ``assets``, then
-    start and end), in stream order within an asset. ``candles`` are the closed candles, in order.
+    start and end), in stream order within an asset. ``candles`` are the closed candles,
+    ``payouts`` the payout changes and ``orders`` the order changes, in order.
     """
 
     stream: str
@@ -53,6 +63,8 @@ class Chunk:
     ts: np.ndarray = field(default_factory=lambda: np.empty(0))
     price: np.ndarray = field(default_factory=lambda: np.empty(0))
     candles: list[Candle] = field(default_factory=list)
+    payouts: list[Payout] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     history: int = 0
 
@@ -87,12 +99,60 @@ def _payloads(rows: list[Any], errors: Counter[str]) -> tuple[list[bytes], set[i
     return out, missing
 
 
+def _tails(payloads: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which entries end like a packed tick, and the two floats read from every entry's end."""
+    n = len(payloads)
+    sizes = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
+    # The last TAIL bytes of every entry, gathered from all payloads laid end to end.
+    joined = np.frombuffer(b"".join(payloads), dtype=np.uint8)
+    starts = np.maximum(np.cumsum(sizes) - TAIL, 0)
+    block = joined[starts[:, None] + _SPAN] if len(joined) >= TAIL else np.zeros((n, TAIL), np.uint8)
+    fast = (block[:, _FIXED] == _FIXED_BYTES).all(axis=1)
+    fast &= sizes > TAIL
+    ts = block[:, _TS].copy().view(">f8").ravel().astype(np.float64)
+    price = block[:, _PRICE].copy().view(">f8").ravel().astype(np.float64)
+    fast &= np.isfinite(ts) & np.isfinite(price)
+    return fast, ts, price
+
+
+class _AssetIds:
+    """Numbers for the assets of one chunk, in the order they are first seen."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def of(self, asset: str) -> int:
+        i = self._index.get(asset)
+        if i is None:
+            i = self._index[asset] = len(self.names)
+            self.names.append(asset)
+        return i
+
+
+def _by_asset(chunk: Chunk, aid: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
+    """Put the ticks read (``aid`` >= 0) into ``chunk``, grouped by asset, in stream order within one."""
+    keep = np.flatnonzero(aid >= 0)
+    if not len(keep):
+        return
+    order = keep[np.argsort(aid[keep], kind="stable")]
+    ids = aid[order]
+    cuts = (np.flatnonzero(np.diff(ids)) + 1).tolist()
+    firsts, ends = [0, *cuts], [*cuts, len(ids)]
+    chunk.spans = [(int(ids[s]), s, e) for s, e in zip(firsts, ends, strict=True)]
+    chunk.ts, chunk.price = ts[order], price[order]
+
+
 class ChunkDecoder:
     """Turns raw stream entries into :class:`Chunk` values; remembers which tick beginnings are sound."""
 
-    def __init__(self, ticks: bool = True, candles: bool = True) -> None:
+    def __init__(
+        self, ticks: bool = True, candles: bool = True, payouts: bool = True, orders: bool = True
+    ) -> None:
         self.ticks = ticks
         self.candles = candles
+        self.payouts = payouts
+        self.orders = orders
         self._heads: dict[bytes, str | None] = {}
 
     def decode(self, stream: str, rows: list[Any]) -> Chunk:
@@ -103,63 +163,45 @@ class ChunkDecoder:
         if not n:
             return chunk
         payloads, missing = _payloads(rows, chunk.errors)
-        sizes = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
-        # The last TAIL bytes of every entry, gathered from all payloads laid end to end.
-        joined = np.frombuffer(b"".join(payloads), dtype=np.uint8)
-        short = sizes <= TAIL
-        starts = np.maximum(np.cumsum(sizes) - TAIL, 0)
-        block = joined[starts[:, None] + _SPAN] if len(joined) >= TAIL else np.zeros((n, TAIL), np.uint8)
-        fast = (block[:, _FIXED] == _FIXED_BYTES).all(axis=1)
-        fast &= ~short
-        ts = block[:, _TS].copy().view(">f8").ravel().astype(np.float64)
-        price = block[:, _PRICE].copy().view(">f8").ravel().astype(np.float64)
-        fast &= np.isfinite(ts) & np.isfinite(price)
+        fast, ts, price = _tails(payloads)
         if not self.ticks:
             fast[:] = False  # nothing is skipped unread: whatever it is, the full decoder says
-
-        assets: list[str] = []
-        index: dict[str, int] = {}
-
-        def asset_id(asset: str) -> int:
-            i = index.get(asset)
-            if i is None:
-                i = index[asset] = len(assets)
-                assets.append(asset)
-            return i
-
-        aid = np.full(n, -1, dtype=np.int64)
-        if fast.any():
-            heads = list(map(_head, payloads))
-            everyone = bool(fast.all())
-            candidates: list[int] = [] if everyone else np.flatnonzero(fast).tolist()
-            local: dict[bytes, int] = {}
-            for h in set(heads) if everyone else set(map(heads.__getitem__, candidates)):
-                asset = self._heads.get(h, "")
-                if asset == "":
-                    # The example must end like a tick too: then every such entry reads the same.
-                    example = heads.index(h) if everyone else next(i for i in candidates if heads[i] == h)
-                    asset = self._learn(h, payloads[example])
-                local[h] = -1 if asset is None else asset_id(asset)
-            aid = np.fromiter(map(local.get, heads, repeat(-1)), dtype=np.int64, count=n)
-            fast &= aid >= 0
-        aid[~fast] = -1
-        for i in np.flatnonzero(~fast).tolist():
+        assets = _AssetIds()
+        aid = self._fast_assets(payloads, fast, assets)
+        for i in np.flatnonzero(aid < 0).tolist():
             if i in missing:
                 continue
             rec = self._slow(payloads[i], chunk)
             if rec is not None:
-                aid[i] = asset_id(rec.asset)
+                aid[i] = assets.of(rec.asset)
                 ts[i], price[i] = rec.ts, rec.price
-        keep = np.flatnonzero(aid >= 0)
-        if len(keep):
-            order = keep[np.argsort(aid[keep], kind="stable")]
-            ids = aid[order]
-            cuts = (np.flatnonzero(np.diff(ids)) + 1).tolist()
-            firsts, ends = [0, *cuts], [*cuts, len(ids)]
-            chunk.spans = [(int(ids[s]), s, e) for s, e in zip(firsts, ends, strict=True)]
-            chunk.ts, chunk.price = ts[order], price[order]
-        chunk.assets = assets
+        _by_asset(chunk, aid, ts, price)
+        chunk.assets = assets.names
         return chunk
+
+    def _fast_assets(self, payloads: list[bytes], fast: np.ndarray, assets: _AssetIds) -> np.ndarray:
+        """The asset id of every entry read on the fast path (-1 for the others).
+
+        Each distinct beginning is checked once with the bus's decoder, then every entry that
+        begins the same way reads the same.
+        """
+        n = len(payloads)
+        if not fast.any():
+            return np.full(n, -1, dtype=np.int64)
+        heads = list(map(_head, payloads))
+        everyone = bool(fast.all())
+        candidates: list[int] = [] if everyone else np.flatnonzero(fast).tolist()
+        local: dict[bytes, int] = {}
+        for h in set(heads) if everyone else set(map(heads.__getitem__, candidates)):
+            asset = self._heads.get(h, "")
+            if asset == "":
+                # The example must end like a tick too: then every such entry reads the same.
+                example = heads.index(h) if everyone else next(i for i in candidates if heads[i] == h)
+                asset = self._learn(h, payloads[example])
+            local[h] = -1 if asset is None else assets.of(asset)
+        aid = np.fromiter(map(local.get, heads, repeat(-1)), dtype=np.int64, count=n)
+        aid[~fast] = -1
+        return aid
 
     def _learn(self, head: bytes, example: bytes) -> str | None:
         """The asset of ticks that begin with ``head``, or None if they must take the slow path."""
@@ -193,6 +235,14 @@ class ChunkDecoder:
                 chunk.candles.append(rec)
         elif isinstance(rec, HistoryBatch):
             chunk.history += 1  # reaches disk as candles, via the candle service
+        elif isinstance(rec, Payout):
+            if self.payouts:
+                chunk.payouts.append(rec)
+        elif isinstance(rec, Order):
+            if self.orders:
+                chunk.orders.append(rec)
+        elif isinstance(rec, CaptureMark):
+            pass  # the capture's coverage is the candle service's business; no file keeps it
         else:
             chunk.errors["unexpected_record"] += 1
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,9 +20,9 @@ def persistence(
     ] = None,
 ) -> None:
     """Write closed candles and live ticks from the streams to chunked CSV files, losing and repeating nothing."""
+    from services.bus.cli import settings_or_exit
     from services.persistence.config import PersistenceSettings
     from services.persistence.worker import main
-    from services.qf.settings import settings_or_exit
 
     if collect_stream is not None and collect_stream not in ("tick", "candle", "both", "none"):
         raise typer.BadParameter("use tick, candle, both or none", param_hint="--collect-stream")
@@ -37,16 +36,4 @@ def persistence(
     raise typer.Exit(main(settings_or_exit(PersistenceSettings, "persistence", overrides)))
 
 
-def data(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Data folder to look at (default: QF_DATA_DIR, else ./data).")
-    ] = None,
-) -> None:
-    """Show what is on disk per asset and timeframe: files, rows, first and last time, gaps."""
-    from services.persistence.inventory import main
-
-    raise typer.Exit(main(as_json=as_json, data_dir=data_dir))
-
-
-COMMANDS = {"persistence": persistence, "data": data}
+COMMANDS = {"persistence": persistence}

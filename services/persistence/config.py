@@ -20,6 +20,8 @@ class PersistenceSettings(BusSettings):
     )
     candle_chunk: int = Field(default=100, ge=1, description="Candle rows per file (QF_CANDLE_CHUNK).")
     tick_chunk: int = Field(default=1000, ge=1, description="Tick rows per file (QF_TICK_CHUNK).")
+    payout_chunk: int = Field(default=1000, ge=1, description="Payout rows per file (QF_PAYOUT_CHUNK).")
+    order_chunk: int = Field(default=1000, ge=1, description="Order rows per file (QF_ORDER_CHUNK).")
     timeframes: str | None = Field(
         default=None,
         description="Bar timeframes to follow even before their stream exists, e.g. '1m,5m' (QF_TIMEFRAMES).",
@@ -52,3 +54,13 @@ class PersistenceSettings(BusSettings):
     def collect_candles(self) -> bool:
         """True when closed candles are written."""
         return self.persist in ("candle", "both")
+
+    @property
+    def collect_payouts(self) -> bool:
+        """True when the broker's payout changes are written (whenever anything is)."""
+        return self.persist != "none"
+
+    @property
+    def collect_orders(self) -> bool:
+        """True when every change of every order is written (the audit files; whenever anything is)."""
+        return self.persist != "none"

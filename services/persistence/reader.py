@@ -14,7 +14,6 @@ is on disk. It exits by itself when the service is gone.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import os
 import pickle
@@ -25,6 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from services.bus.connection import connect_sync
+from services.bus.process import die_with_parent
 from services.persistence.chunk import Chunk, ChunkDecoder
 from services.persistence.config import PersistenceSettings
 
@@ -39,13 +39,6 @@ def _raw_reply(response: Any, **_: Any) -> Any:
     return response
 
 
-def _die_with_parent() -> None:
-    # Linux: SIGKILL this process when the service dies, however it dies.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _items(resp: Any) -> Any:
     return resp.items() if isinstance(resp, dict) else resp
 
@@ -58,7 +51,12 @@ def run(commands: Connection, out: Connection) -> int:
     # Entries are taken from Redis's reply as it comes: the generic parser would cost more than
     # the rest of the path together.
     client.set_response_callback("XREAD", _raw_reply)
-    decoder = ChunkDecoder(ticks=settings.collect_ticks, candles=settings.collect_candles)
+    decoder = ChunkDecoder(
+        ticks=settings.collect_ticks,
+        candles=settings.collect_candles,
+        payouts=settings.collect_payouts,
+        orders=settings.collect_orders,
+    )
     try:
         while True:
             while commands.poll():
@@ -169,7 +167,7 @@ class Reader:
 
 def main(argv: list[str]) -> int:
     """Entry point of the child: ``python -m services.persistence.reader CMD_FD OUT_FD``."""
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)
     # Each read makes tens of thousands of short-lived lists and no cycles worth a collector's
     # time: collect rarely (parsing runs about a third faster).
     gc.freeze()

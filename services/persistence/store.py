@@ -25,23 +25,35 @@ import fcntl
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
-from services.persistence.layout import CANDLE_HEADER, TICK_HEADER, iter_data_files, stored_file
-from services.persistence.writer import Append, Position, SeriesKey
+from services.files import orders
+from services.files.columns import header_line
+from services.files.layout import DataFile, iter_data_files, session_start, stored_file
+from services.files.rows import Append, Position, SeriesKey
 
 STATE_DIR = ".persistence"
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 STATE_VERSION = 1
-_HEADERS = {
-    "candles": (",".join(CANDLE_HEADER) + "\n").encode(),
-    "ticks": (",".join(TICK_HEADER) + "\n").encode(),
-}
+_HEADERS = {kind: header_line(kind).encode() for kind in ("candles", "ticks", "payouts")}
+_HEADERS["orders"] = orders.header_line().encode()
+
+
+def layout_files(data_dir: Path) -> Iterator[DataFile | orders.OrderFile]:
+    """Every file this service writes: the layout's series and the order files."""
+    yield from iter_data_files(data_dir)
+    yield from orders.iter_order_files(data_dir)
+
+
+def file_of(data_dir: Path, key: SeriesKey, session: str, chunk: int) -> Path:
+    """Path of one chunk of a series."""
+    if key[0] == "orders":
+        return orders.order_file(data_dir, session, chunk)
+    return stored_file(data_dir, key[0], key[1], key[2], session, chunk)
 
 
 class DiskError(Exception):
@@ -96,12 +108,6 @@ class Committed:
                 int(chunk), int(rows), int(size)
             )
         return out
-
-
-def id_tuple(eid: str) -> tuple[int, int]:
-    """A stream id as a comparable pair."""
-    ms, _, seq = eid.partition("-")
-    return int(ms), int(seq or 0)
 
 
 # Files written by one commit above which a single syncfs(2) replaces an fsync per file.
@@ -227,7 +233,7 @@ class Store:
             self.recover()
         else:
             self._repair_newest()
-        taken = {df.session for df in iter_data_files(self.data_dir)}
+        taken = {df.session for df in layout_files(self.data_dir)}
         if previous is not None:
             taken.add(previous.session)
         # A session must sort after every earlier one, or a reader taking files in session order
@@ -236,7 +242,7 @@ class Store:
         t = int(now)
         newest = max(taken, default="")
         if newest:
-            t = max(t, int(datetime.strptime(newest, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()) + 1)
+            t = max(t, int(session_start(newest)) + 1)
         label = session_of(t)
         fresh = Committed(session=label, streams=dict(previous.streams) if previous else {})
         self.save(fresh)
@@ -251,7 +257,7 @@ class Store:
         if c is None:
             return
         try:
-            for df in iter_data_files(self.data_dir):
+            for df in layout_files(self.data_dir):
                 if df.session != c.session:
                     continue
                 pos = c.series.get((df.kind, df.stored_name, df.tf))
@@ -271,7 +277,7 @@ class Store:
 
     def _repair_newest(self) -> None:
         newest: dict[SeriesKey, tuple[str, int, Path]] = {}
-        for df in iter_data_files(self.data_dir):
+        for df in layout_files(self.data_dir):
             key = (df.kind, df.stored_name, df.tf)
             cand = (df.session, df.chunk, df.path)
             if key not in newest or cand[:2] > newest[key][:2]:
@@ -321,7 +327,7 @@ class Store:
         whole_fs = len(appends) > FSYNC_EACH_UP_TO and _syncfs is not None
         try:
             for ap in appends:
-                path = stored_file(self.data_dir, ap.key[0], ap.key[1], ap.key[2], c.session, ap.chunk)
+                path = file_of(self.data_dir, ap.key, c.session, ap.chunk)
                 if not path.parent.is_dir():
                     path.parent.mkdir(parents=True, exist_ok=True)
                     new_dirs.add(path.parent.parent)

@@ -2,7 +2,7 @@
 
 A plain blocking loop on the sync Redis client (DESIGN §3); a child process (``reader.py``) reads
 and decodes ahead while this one formats, writes and commits. The consumer group ``persistence``
-on every tick partition and bar stream marks how far the files go: its position is moved past
+on every tick partition, bar stream, ``qf:payouts`` and ``qf:orders`` marks how far the files go: its position is moved past
 entries (XGROUP SETID) only once their rows are committed (see ``store.py``), so its lag is what
 still waits to be written and trimming never drops it. Reading resumes from the commit record, so
 a crash, a full disk or a vanished folder never loses or repeats a row. The data folder's lock
@@ -22,15 +22,17 @@ from services.bus.backoff import Backoff
 from services.bus.connection import RETRIABLE, connect_sync
 from services.bus.groups import ConsumerGroup
 from services.bus.health import Heartbeat
+from services.bus.ids import id_tuple, text
 from services.bus.keys import Keys
 from services.bus.service import ServiceShell
 from services.bus.timeframes import parse_timeframes
+from services.files.layout import TF_SECONDS, safe_name, session_label
+from services.files.rows import RowFormatter, SeriesKey, plan
 from services.persistence.chunk import Chunk
 from services.persistence.config import PersistenceSettings
-from services.persistence.layout import TF_SECONDS, safe_name, session_label
 from services.persistence.reader import Reader, ReaderGone
-from services.persistence.store import DiskError, LockedError, Store, id_tuple
-from services.persistence.writer import RowFormatter, SeriesKey, lines_of, plan
+from services.persistence.store import DiskError, LockedError, Store
+from services.persistence.writer import lines_of
 
 # Moves the group to ARGV[2] with its count of entries read: the count kept so far plus this
 # batch's, or, when unknown, counted here from the entries after that id (up to 100 000).
@@ -85,7 +87,12 @@ class Worker(ServiceShell):
         self._entries_read_ok: bool | None = None  # known once Redis has been asked
         self._move_script = self.client.register_script(MOVE_GROUP)
         self.reader: Reader | None = None
-        self.chunk_size = {"ticks": settings.tick_chunk, "candles": settings.candle_chunk}
+        self.chunk_size = {
+            "ticks": settings.tick_chunk,
+            "candles": settings.candle_chunk,
+            "payouts": settings.payout_chunk,
+            "orders": settings.order_chunk,
+        }
         self._names: dict[str, str] = {}
         self._next_discovery = 0.0
         self._ignored_tfs: set[int] = set()
@@ -139,9 +146,13 @@ class Worker(ServiceShell):
     # -- streams ---------------------------------------------------------------------------
 
     def wanted_streams(self) -> list[str]:
-        """Tick partitions and bar streams this service reads, as configured and as found."""
+        """Tick partitions, bar streams, payout and order changes this service reads, as configured and as found."""
         s = self.settings
         out: list[str] = []
+        if s.collect_payouts:
+            out.append(self.keys.payouts())
+        if s.collect_orders:
+            out.append(self.keys.orders())
         if s.collect_ticks:
             out += self.keys.all_ticks(s.partitions)
         if s.collect_candles:
@@ -184,10 +195,10 @@ class Worker(ServiceShell):
         out: dict[str, str] = {}
         for key in keys:
             info = _our_group(self.client, key)
-            last = _s(info.get("last-delivered-id", "0-0")) if info else "0-0"
+            last = text(info.get("last-delivered-id", "0-0")) if info else "0-0"
             if info and int(info.get("pending") or 0):
                 # Left by a version that acknowledged entry by entry: read again from the oldest.
-                oldest = _s(self.client.xpending(key, GROUP)["min"])
+                oldest = text(self.client.xpending(key, GROUP)["min"])
                 self._forget_pending(key)
                 if id_tuple(oldest) <= id_tuple(last):
                     last = _before(oldest)
@@ -258,6 +269,8 @@ class Worker(ServiceShell):
             if c.errors:
                 self.errors.update(c.errors)
             self.counts["history_batches"] += c.history
+            self.counts["payout_rows"] += len(c.payouts)
+            self.counts["order_rows"] += len(c.orders)
         if by_series and not self.write(by_series, {k: v[0] for k, v in last.items()}):
             return False
         self.advance(last)
@@ -384,10 +397,6 @@ class Worker(ServiceShell):
         self._last_problem = ""
 
 
-def _s(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
-
-
 def _our_group(client: Any, key: str) -> dict[str, Any]:
     """XINFO GROUPS of ``key`` for the ``persistence`` group, keys as text ({} if none)."""
     try:
@@ -395,8 +404,8 @@ def _our_group(client: Any, key: str) -> dict[str, Any]:
     except ResponseError:
         return {}
     for row in rows:
-        info = {_s(k): v for k, v in row.items()}
-        if _s(info.get("name", "")) == GROUP:
+        info = {text(k): v for k, v in row.items()}
+        if text(info.get("name", "")) == GROUP:
             return info
     return {}
 
@@ -415,7 +424,7 @@ def _before(eid: str) -> str:
 def _supports_entries_read(client: Any) -> bool:
     """Redis 7 and later keep a group's read count (XGROUP SETID … ENTRIESREAD)."""
     try:
-        version = _s(client.info("server").get("redis_version", "0"))
+        version = text(client.info("server").get("redis_version", "0"))
         return int(version.split(".")[0]) >= 7
     except (ResponseError, ValueError):
         return False

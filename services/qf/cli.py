@@ -20,10 +20,13 @@ COMMAND_MODULES = (
     "services.ingest.cli",
     "services.candles.cli",
     "services.persistence.cli",
+    "services.files.cli",
     "services.gateway.cli",
     "services.backtest.cli",
     "services.signals.cli",
     "services.sim.cli",
+    "services.backfill.cli",
+    "services.trader.cli",
 )
 
 app = typer.Typer(
@@ -58,8 +61,3 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``qf`` console script."""
     _register()
     app(args=argv if argv is not None else sys.argv[1:], prog_name="qf")
-
-
-def run_command(name: str) -> None:
-    """Run one command as ``python -m services.<name>`` does: ``qf <name> <args>``."""
-    main([name, *sys.argv[1:]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from services.bus.config import BusSettings
@@ -17,6 +19,10 @@ class UpSettings(BusSettings):
     embedded_redis: bool = Field(default=False, description="Always start the embedded Redis.")
     restart_limit: int = Field(
         default=5, ge=0, description="Restarts of one service within a minute before giving up."
+    )
+    trade: Literal["off", "demo", "real"] = Field(
+        default="off",
+        description="Start the trader too when demo or real (QF_TRADE); real also needs --real-money.",
     )
     stop_timeout: float = Field(
         default=10.0, gt=0, description="Seconds a service gets to stop before it is killed."

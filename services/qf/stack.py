@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from services.bus.config import check_environment
 from services.bus.connection import ping
 from services.qf import embedded_redis as server
 from services.qf.config import UpSettings
@@ -35,6 +34,18 @@ def _exists(package: str) -> bool:
         return importlib.util.find_spec(f"{package}.cli") is not None
     except ModuleNotFoundError:
         return False
+
+
+def trader_child(trade: str, real_money: bool) -> list[Child]:
+    """The trader, only when trading is on; real money only with the command line's confirmation."""
+    if trade == "off" or not _exists("services.trader"):
+        return []
+    if trade == "real" and not real_money:
+        raise StackError(
+            "QF_TRADE=real places orders with real money: add --real-money to the command line to confirm, "
+            "or set QF_TRADE=demo"
+        )
+    return [python_child("trader", "trader", *(["--real-money"] if real_money else []))]
 
 
 def service_children(source: str = "cdp", collect_stream: str | None = None) -> list[Child]:
@@ -82,33 +93,36 @@ def web_url(environ: Mapping[str, str]) -> str:
     return f"http://{host}:{environ.get('QF_GATEWAY_PORT', '3001')}"
 
 
+def embedded_child(settings: UpSettings) -> tuple[Child, str]:
+    """QuantumFlux's own Redis on a free port, and its URL."""
+    port = server.choose_port(settings.local_redis_url)
+    url = f"redis://127.0.0.1:{port}/0"
+    return Child("redis", server.argv(settings.data_dir, port), ready=lambda: server.wait_ready(url)), url
+
+
 def run_up(
+    settings: UpSettings,
     *,
     source: str = "cdp",
     collect_stream: str | None = None,
-    embedded_redis: bool = False,
     extra_children: Sequence[Child] = (),
     extra_env: Mapping[str, str] | None = None,
     banner: Sequence[str] = (),
+    real_money: bool = False,
 ) -> int:
-    """Run every service (plus ``extra_children``) until SIGINT/SIGTERM; returns the exit code."""
-    check_environment()
-    overrides = {"embedded_redis": True} if embedded_redis else {}
-    settings = UpSettings(**overrides)  # type: ignore[arg-type]
+    """Run every service (plus ``extra_children``) until SIGINT/SIGTERM; returns the exit code.
+
+    The trader runs only when ``QF_TRADE`` is demo or real (real: only with ``real_money``).
+    """
+    traders = trader_child(settings.trade, real_money)
     url, embedded = choose_redis(settings, os.environ)
 
     children: list[Child] = []
     if embedded:
-        port = server.choose_port(settings.local_redis_url)
-        url = f"redis://127.0.0.1:{port}/0"
-        children.append(
-            Child(
-                "redis",
-                server.argv(settings.data_dir, port),
-                ready=lambda: server.wait_ready(url),
-            )
-        )
+        redis_child, url = embedded_child(settings)
+        children.append(redis_child)
     children += service_children(source, collect_stream)
+    children += traders
     children += list(extra_children)
 
     env = dict(os.environ)
@@ -130,6 +144,10 @@ def run_up(
         sup.out(f"Open the chart: {web_url(env)}   (Ctrl-C stops everything)")
         for line in banner:
             sup.out(line)
+        if traders:
+            sup.out(
+                f"Trading is ON ({settings.trade}): `qf trade status` shows it, `qf trade stop` stops it."
+            )
 
     try:
         return sup.run(ready)

@@ -11,9 +11,9 @@ from typing import Any
 import msgpack
 import redis
 
-from services.bus.config import check_environment
+from services.bus.cli import settings_or_exit
 from services.bus.connection import ping
-from services.bus.health import read_heartbeats
+from services.bus.health import EVENTS_MAXLEN, read_heartbeats
 from services.bus.keys import Keys
 from services.bus.streams import groups
 from services.qf import embedded_redis
@@ -30,16 +30,31 @@ def find_redis(settings: UpSettings) -> str | None:
     return None
 
 
-def last_event(client: redis.Redis, keys: Keys, event_type: str, scan: int = 2000) -> dict[str, Any] | None:
-    """The newest event of one type among the last ``scan`` events."""
+def last_event(
+    client: redis.Redis, keys: Keys, event_type: str, scan: int = 2000, **match: Any
+) -> dict[str, Any] | None:
+    """The newest event of one type (with the fields ``match`` gives) among the last ``scan`` events."""
     for _eid, fields in client.xrevrange(keys.events(), count=scan):
         try:
             d = msgpack.unpackb(fields[b"d"], raw=False)
         except Exception:
             continue
-        if isinstance(d, dict) and d.get("type") == event_type:
+        if (
+            isinstance(d, dict)
+            and d.get("type") == event_type
+            and all(d.get(k) == v for k, v in match.items())
+        ):
             return d
     return None
+
+
+def protocol_alarm(client: redis.Redis, keys: Keys) -> dict[str, Any] | None:
+    """The latest report of a change in the broker's protocol: ``ts``, ``summary``, ``suggestion``."""
+    # Rare and important: looked for in the whole events stream, not only its recent part.
+    report = last_event(client, keys, "report", scan=EVENTS_MAXLEN, report="protocol")
+    if report is None:
+        return None
+    return {k: report.get(k) for k in ("ts", "summary", "suggestion", "findings")}
 
 
 def collect(client: redis.Redis, keys: Keys) -> dict[str, Any]:
@@ -72,7 +87,12 @@ def collect(client: redis.Redis, keys: Keys) -> dict[str, Any]:
             }
         )
     chrome = last_event(client, keys, "chrome_status")
-    return {"services": services, "streams": streams, "chrome": chrome}
+    return {
+        "services": services,
+        "streams": streams,
+        "chrome": chrome,
+        "protocol": protocol_alarm(client, keys),
+    }
 
 
 def _render(data: dict[str, Any], url: str) -> None:
@@ -88,6 +108,11 @@ def _render(data: dict[str, Any], url: str) -> None:
         con.print(f"Chrome: {chrome.get('state', '?')} ({chrome.get('reason') or ''}) {age:.0f} s ago")
     else:
         con.print("Chrome: no news from the capture service yet")
+    protocol = data.get("protocol")
+    if protocol:
+        age = time.time() - float(protocol.get("ts") or 0)
+        con.print(f"[yellow]Protocol: {protocol.get('summary')} ({age:.0f} s ago)[/yellow]")
+        con.print(f"  {protocol.get('suggestion')}")
     t = Table(title="Services")
     for col in ("service", "instance", "last beat", "up", "counters"):
         t.add_column(col)
@@ -118,8 +143,7 @@ def _render(data: dict[str, Any], url: str) -> None:
 
 def main(as_json: bool = False) -> int:
     """Print the status; exit code 1 when no Redis answers."""
-    check_environment()
-    settings = UpSettings()
+    settings = settings_or_exit(UpSettings, "qf")
     url = find_redis(settings)
     if url is None:
         msg = "No Redis answers, so nothing is running (start it with: qf up)."

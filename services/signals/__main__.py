@@ -1,5 +1,5 @@
 """``python -m services.signals`` is ``qf signals-service``."""
 
-from services.qf.cli import run_command
+from services.bus.cli import run_command
 
-run_command("signals-service")
+run_command("services.signals.cli", "signals-service")

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+IncludeIncomplete = Annotated[
+    bool | None,
+    typer.Option(
+        "--include-incomplete/--skip-incomplete",
+        help="Run on incomplete candles too; by default they count as missing (env QF_INCLUDE_INCOMPLETE).",
+    ),
+]
 
 
 def signals_service(
@@ -46,13 +54,14 @@ def signals_service(
     balance: Annotated[
         float | None, typer.Option(help="Starting balance of each paper account (env QF_PAPER_BALANCE).")
     ] = None,
+    include_incomplete: IncludeIncomplete = None,
 ) -> None:
     """Run the strategies on live closed candles: publish signals and paper-trade them, losing and repeating nothing."""
-    from services.qf.settings import settings_or_exit
+    from services.bus.cli import settings_or_exit
     from services.signals.config import SignalsSettings
     from services.signals.worker import main
 
-    given = {
+    overrides = {
         "signals": strategies,
         "signals_file": strategies_file,
         "paper_expiry": expiry,
@@ -61,8 +70,8 @@ def signals_service(
         "paper_stake": stake,
         "paper_fraction": fraction,
         "paper_balance": balance,
+        "include_incomplete": include_incomplete,
     }
-    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     raise typer.Exit(main(settings_or_exit(SignalsSettings, "signals", overrides)))
 
 
@@ -75,7 +84,7 @@ def signals(
     ] = 15,
 ) -> None:
     """Show live signals and paper-trading results in the terminal (what the signals service publishes)."""
-    from services.qf.settings import settings_or_exit
+    from services.bus.cli import settings_or_exit
     from services.signals.config import SignalsSettings
     from services.signals.watch import main
 

@@ -44,6 +44,10 @@ class SignalsSettings(BusSettings):
         ge=100,
         description="About how many entries qf:signals and qf:paper keep (QF_SIGNALS_MAXLEN).",
     )
+    include_incomplete: bool = Field(
+        default=False,
+        description="Run strategies on incomplete candles too; by default they count as missing (QF_INCLUDE_INCOMPLETE).",
+    )
     paper_expiry: int = Field(
         default=1, ge=1, le=10_000, description="Contract length in candles (QF_PAPER_EXPIRY)."
     )

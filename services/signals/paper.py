@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from services.backtest.engine import EngineConfig, run
+from services.bus.trading import PaperContract
 
 
 @dataclass(frozen=True)
@@ -113,24 +114,22 @@ class Paper:
             self.dirty.add(key)
         return b
 
-    def _event(self, kind: str, b: Book, c: Contract, **extra: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": kind,
-            "id": c.id,
-            "book": b.key,
-            "run": b.run,
-            "asset": b.asset,
-            "timeframe": b.tf,
-            "direction": c.direction,
-            "confidence": c.confidence,
-            "entry_time": c.entry_time,
-            "entry_price": c.entry_price,
-            "expiry_time": c.entry_time + c.expiry * b.tf,
-            "stake": c.stake,
-            "payout": c.payout,
-        }
-        out.update(extra)
-        out.update(
+    def _event(self, kind: str, b: Book, c: Contract, **extra: Any) -> PaperContract:
+        # The strategy's name and parameters are the service's to add: the book only knows the run.
+        fields: dict[str, Any] = {"expiry_time": c.entry_time + c.expiry * b.tf, **extra}
+        return PaperContract(
+            kind=kind,
+            id=c.id,
+            book=b.key,
+            run=b.run,
+            asset=b.asset,
+            timeframe=b.tf,
+            direction=c.direction,
+            confidence=c.confidence,
+            entry_time=c.entry_time,
+            entry_price=c.entry_price,
+            stake=c.stake,
+            payout=c.payout,
             balance=b.balance(self.rules.fraction),
             trades=b.trades,
             wins=b.wins,
@@ -138,12 +137,12 @@ class Paper:
             ties=b.ties,
             voided=b.voided,
             total_pnl=self.total_pnl,
+            **fields,
         )
-        return out
 
-    def on_candle(self, asset: str, tf: int, time: int, close: float, gap: bool) -> list[dict[str, Any]]:
+    def on_candle(self, asset: str, tf: int, time: int, close: float, gap: bool) -> list[PaperContract]:
         """Void (after a gap) or settle the open contracts of ``asset`` at ``tf`` on a new closed candle."""
-        events: list[dict[str, Any]] = []
+        events: list[PaperContract] = []
         for b in self.books.values():
             if b.asset != asset or b.tf != tf or not b.open:
                 continue
@@ -185,7 +184,7 @@ class Paper:
         direction: int,
         confidence: float,
         payout: float,
-    ) -> dict[str, Any] | None:
+    ) -> PaperContract | None:
         """Open a contract for a signal at this candle's close, if the rules take it."""
         if not self.rules.takes(direction, confidence):
             return None

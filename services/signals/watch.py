@@ -3,33 +3,73 @@
 from __future__ import annotations
 
 import signal
-import time
+import threading
 from typing import Any
 
+import redis
 from rich.console import Console
 from rich.live import Live
 
 from services.bus.backoff import Backoff
 from services.bus.config import BusSettings
 from services.bus.connection import RETRIABLE, connect_sync
+from services.bus.ids import text
 from services.bus.keys import Keys
-from services.bus.records import RecordError, unpack
+from services.bus.records import FIELD, RecordError, decode
+from services.bus.trading import PaperContract, Signal
 from services.signals.view import Board
 
 
-def _maps(rows: Any) -> tuple[list[dict[str, Any]], str | None]:
-    out: list[dict[str, Any]] = []
+def _records(rows: Any) -> tuple[list[Signal], list[PaperContract], str | None]:
+    """The signals and paper contracts among stream entries, and the last entry's id.
+
+    An entry that is neither (a newer version, a stray write) is left out: the view shows what
+    it can.
+    """
+    signals: list[Signal] = []
+    paper: list[PaperContract] = []
     last: str | None = None
     for eid, fields in rows or []:
-        last = eid.decode() if isinstance(eid, bytes) else str(eid)
-        raw = fields.get(b"d")
+        last = text(eid)
+        raw = fields.get(FIELD)
         if raw is None:
             continue
         try:
-            out.append(unpack(raw))
+            rec = decode(raw)
         except RecordError:
             continue
-    return out, last
+        if isinstance(rec, Signal):
+            signals.append(rec)
+        elif isinstance(rec, PaperContract):
+            paper.append(rec)
+    return signals, paper, last
+
+
+def _oldest_first(client: redis.Redis, key: str, count: int) -> list[Any]:
+    """The newest ``count`` entries of a stream, oldest first."""
+    rows: Any = client.xrevrange(key, count=count)
+    return list(reversed(rows or []))
+
+
+def _follow(client: redis.Redis, board: Board, positions: dict[str, str], console: Console) -> None:
+    """Show the board and keep it up to date until SIGTERM or Ctrl-C."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    backoff = Backoff(initial=0.2, cap=5.0)
+    with Live(board.render(), console=console, refresh_per_second=4, screen=False) as live:
+        while not stopping.is_set():
+            try:
+                resp: Any = client.xread(positions, count=500, block=1000)  # type: ignore[arg-type]
+                backoff.reset()
+            except RETRIABLE:
+                stopping.wait(backoff.next_delay())
+                continue
+            for stream, rows in resp or []:
+                signals, paper, last_id = _records(rows)
+                if last_id:
+                    positions[text(stream)] = last_id
+                board.feed(signals, paper)
+            live.update(board.render())
 
 
 def main(settings: BusSettings, once: bool = False, last: int = 15) -> int:
@@ -39,48 +79,22 @@ def main(settings: BusSettings, once: bool = False, last: int = 15) -> int:
     console = Console()
     board = Board(keep=last)
     try:
-        sig_rows, sig_id = _maps(list(reversed(client.xrevrange(keys.signals(), count=last))))
+        signals, _, sig_id = _records(_oldest_first(client, keys.signals(), last))
         # Enough paper entries to know every account's latest numbers.
-        pap_rows, pap_id = _maps(list(reversed(client.xrevrange(keys.paper(), count=max(last, 2000)))))
+        _, paper, pap_id = _records(_oldest_first(client, keys.paper(), max(last, 2000)))
     except RETRIABLE as exc:
         console.print(
             f"Redis at {settings.redis_url} does not answer ({exc}). Is QuantumFlux running (qf up)?"
         )
         return 1
-    board.feed(sig_rows, pap_rows)
+    board.feed(signals, paper)
     if once:
         console.print(board.render())
-        if not sig_rows and not pap_rows:
+        if not signals and not paper:
             console.print("No signals yet: is the signals service running (qf signals-service, or qf up)?")
         return 0
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    positions = {keys.signals(): sig_id or "0-0", keys.paper(): pap_id or "0-0"}
-    backoff = Backoff(initial=0.2, cap=5.0)
     try:
-        with Live(board.render(), console=console, refresh_per_second=4, screen=False) as live:
-            while not stop:
-                try:
-                    resp = client.xread(positions, count=500, block=1000)
-                    backoff.reset()
-                except RETRIABLE:
-                    time.sleep(backoff.next_delay())
-                    continue
-                for stream, rows in resp or []:
-                    name = stream.decode() if isinstance(stream, bytes) else str(stream)
-                    maps, last_id = _maps(rows)
-                    if last_id:
-                        positions[name] = last_id
-                    if name == keys.signals():
-                        board.feed(maps, [])
-                    else:
-                        board.feed([], maps)
-                live.update(board.render())
+        _follow(client, board, {keys.signals(): sig_id or "0-0", keys.paper(): pap_id or "0-0"}, console)
     except KeyboardInterrupt:
         pass
     return 0

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,12 @@ from redis.exceptions import ResponseError
 
 from services.bus.connection import RETRIABLE, connect_sync
 from services.bus.groups import ConsumerGroup, Entry
-from services.bus.health import Heartbeat
+from services.bus.ids import id_tuple, text
 from services.bus.keys import Keys
-from services.bus.records import SCHEMA_VERSION, Candle, Event, RecordError, decode_fields, pack_map
+from services.bus.records import SCHEMA_VERSION, Candle, Event, RecordError, decode_fields, pack, pack_map
 from services.bus.service import ServiceShell
 from services.bus.timeframes import label
+from services.bus.trading import PaperContract, Signal
 from services.signals.config import SignalsSettings
 from services.signals.paper import Paper, Rules, book_from_state, book_state
 from services.signals.runner import GAP, LATE, Row, Window, decide, needed_cap
@@ -39,12 +42,6 @@ GROUP = "signals"
 # One fixed consumer name: after a restart the service finds its own pending entries again.
 CONSUMER = "signals"
 log = logging.getLogger("qf.signals")
-
-
-def id_tuple(eid: str) -> tuple[int, int]:
-    """A stream id as a comparable pair."""
-    ms, _, seq = eid.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def load_runs(settings: SignalsSettings) -> list[Run]:
@@ -243,8 +240,9 @@ class Worker(ServiceShell):
         wanted = set(self.wanted_streams())
         pattern = self.keys.bars(0)[:-1] + "*"
         for raw in self.client.scan_iter(match=pattern, count=1000, _type="stream"):
-            key = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if key in wanted:
+            key = text(raw)
+            name = self.keys.parse(key)
+            if key in wanted or name is None or name.kind != "bars":
                 continue
             names = {g["name"] for g in self.client.xinfo_groups(key)}
             if GROUP.encode() in names or GROUP in names:
@@ -271,59 +269,65 @@ class Worker(ServiceShell):
 
     def on_candle(self, bar: Candle, out: Outputs) -> None:
         """A closed candle: window, settlements, decisions, new contracts."""
-        pair = (bar.asset, bar.tf)
         covering = [r for r in self.runs if r.covers(bar.asset, bar.tf)]
-        w = self.windows.get(pair)
+        w = self._window_for(bar, bool(covering))
         if w is None:
-            if not covering:
-                self.counts["bars_not_configured"] += 1
-                return
-            w = self.windows[pair] = Window(bar.tf, self.cap)
+            self.counts["bars_not_configured"] += 1
+            return
         row: Row = (bar.time, bar.open, bar.high, bar.low, bar.close, bar.ticks)
         how = w.add(row)
         if how == LATE:
             self.counts["late_bars"] += 1
             return
         self.counts["bars"] += 1
-        out.rows.setdefault(pair, []).append(row)
+        out.rows.setdefault((bar.asset, bar.tf), []).append(row)
         if how == GAP:
             self.counts["gaps"] += 1
         out.paper.extend(self.paper.on_candle(bar.asset, bar.tf, bar.time, bar.close, how == GAP))
-        if not covering:
+        if covering:
+            frame = w.frame()
+            for r in covering:
+                self.on_decision(r, bar, frame, out)
+
+    def _window_for(self, bar: Candle, configured: bool) -> Window | None:
+        """The window of the candle's asset and timeframe; a new one only when a strategy wants it."""
+        pair = (bar.asset, bar.tf)
+        w = self.windows.get(pair)
+        if w is None and configured:
+            w = self.windows[pair] = Window(bar.tf, self.cap)
+        return w
+
+    def on_decision(self, r: Run, bar: Candle, frame: Any, out: Outputs) -> None:
+        """One strategy's decision at the candle's close: a signal, and a contract if it opens one."""
+        try:
+            direction, confidence = decide(r.impl(), r.param_map(), frame)
+        except ValueError as exc:  # StrategyError and bad numbers: counted, never a crash
+            self.counts["strategy_errors"] += 1
+            self._last_problem = f"{r.key} failed on {bar.asset}: {exc}"
             return
-        frame = w.frame()
-        tf_label = label(bar.tf)
+        if direction == 0:
+            return
+        book = self.paper.book(r.key, bar.asset, bar.tf, label(bar.tf))
         payout = self.payouts.get(bar.asset, self.rules.payout)
-        for r in covering:
-            try:
-                direction, confidence = decide(r.impl(), r.param_map(), frame)
-            except ValueError as exc:  # StrategyError and bad numbers: counted, never a crash
-                self.counts["strategy_errors"] += 1
-                self._last_problem = f"{r.key} failed on {bar.asset}: {exc}"
-                continue
-            if direction == 0:
-                continue
-            book = self.paper.book(r.key, bar.asset, bar.tf, tf_label)
-            opened = self.paper.on_signal(book, bar.time, bar.close, direction, confidence, payout)
-            self.counts["signals"] += 1
-            out.signals.append(
-                {
-                    "id": f"{book.key}#{bar.time}",
-                    "asset": bar.asset,
-                    "timeframe": bar.tf,
-                    "label": tf_label,
-                    "time": bar.time,
-                    "direction": direction,
-                    "confidence": confidence,
-                    "strategy": r.strategy,
-                    "params": r.param_map(),
-                    "run": r.key,
-                    "price": bar.close,
-                    "contract": opened["id"] if opened else None,
-                }
+        opened = self.paper.on_signal(book, bar.time, bar.close, direction, confidence, payout)
+        self.counts["signals"] += 1
+        out.signals.append(
+            Signal(
+                id=f"{book.key}#{bar.time}",
+                asset=bar.asset,
+                timeframe=bar.tf,
+                time=bar.time,
+                direction=direction,
+                confidence=confidence,
+                strategy=r.strategy,
+                params=r.param_map(),
+                run=r.key,
+                price=bar.close,
+                contract=opened.id if opened else None,
             )
-            if opened:
-                out.paper.append(opened)
+        )
+        if opened:
+            out.paper.append(opened)
 
     def apply(self, entries: list[Entry]) -> Outputs:
         """Handle entries in order on the state in memory; what to publish and save."""
@@ -342,6 +346,9 @@ class Worker(ServiceShell):
             if isinstance(rec, Candle):
                 if not rec.closed:
                     self.group.errors["not_closed"] += 1
+                elif not rec.complete and not self.settings.include_incomplete:
+                    # A candle that missed part of its period is treated as one that is missing.
+                    self.counts["incomplete_bars"] += 1
                 else:
                     self.on_candle(rec, out)
             elif isinstance(rec, Event):
@@ -356,13 +363,11 @@ class Worker(ServiceShell):
         maxlen = self.settings.signals_maxlen
         pipe = self.client.pipeline(transaction=True)
         for s in out.signals:
-            pipe.xadd(
-                self.keys.signals(), {"d": pack_map({"v": SCHEMA_VERSION, **s, "ts": now})}, maxlen=maxlen
-            )
+            pipe.xadd(self.keys.signals(), {"d": pack(replace(s, ts=now))}, maxlen=maxlen)
         for p in out.paper:
-            extra = self._run_fields(p["run"])
-            body = {"v": SCHEMA_VERSION, **p, **extra, "label": label(p["timeframe"]), "ts": now}
-            pipe.xadd(self.keys.paper(), {"d": pack_map(body)}, maxlen=maxlen, approximate=True)
+            strategy, params = self._run_fields(p.run)
+            contract = replace(p, strategy=strategy, params=params, ts=now)
+            pipe.xadd(self.keys.paper(), {"d": pack(contract)}, maxlen=maxlen, approximate=True)
         for (asset, tf), rows in out.rows.items():
             key = self.window_key(asset, tf)
             pipe.rpush(key, *[msgpack.packb(list(r)) for r in rows])
@@ -380,16 +385,17 @@ class Worker(ServiceShell):
         self.paper.dirty.clear()
         self.counts["signals_published"] += len(out.signals)
         for p in out.paper:
-            self.counts[f"contracts_{p['kind']}"] += 1
+            self.counts[f"contracts_{p.kind}"] += 1
         self.counts["entries"] += len(entries)
         self.counts["batches"] += 1
 
-    def _run_fields(self, run_key: str) -> dict[str, Any]:
+    def _run_fields(self, run_key: str) -> tuple[str, dict[str, Any] | None]:
+        # The strategy and parameters of a run; a run dropped since the contract opened keeps its
+        # name, its parameters are no longer known.
         for r in self.runs:
             if r.key == run_key:
-                return {"strategy": r.strategy, "params": r.param_map()}
-        name = run_key.partition("(")[0]
-        return {"strategy": name, "params": None}
+                return r.strategy, r.param_map()
+        return run_key.partition("(")[0], None
 
     def handle(self, entries: list[Entry]) -> None:
         """Apply and commit one batch; on a Redis error the saved state is read back."""
@@ -410,7 +416,7 @@ class Worker(ServiceShell):
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code."""
         self.handle_stop_signals()
-        if hasattr(signal, "SIGHUP"):
+        if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGHUP, self.ask_reload)
         if not self.connect():
             return 0
@@ -419,53 +425,56 @@ class Worker(ServiceShell):
         self.report(
             "starting", f"running {describe(self.runs) or 'no strategies'}", strategies=describe(self.runs)
         )
-        heartbeat = Heartbeat(self.settings, SERVICE, info=self.info).start()
+        self.start_heartbeat(self.info)
         try:
             self._loop()
         finally:
-            heartbeat.stop()
+            self.stop_heartbeat()
             self.report("stopped", "stopped")
         return 0
 
     def _loop(self) -> None:
         backlog = True
         announced = False
+        reload_state = False
         batch = self.settings.signals_batch
         while not self._stop:
             try:
+                if reload_state:
+                    self.load()
+                    reload_state = False
                 self.maybe_reload()
-                if backlog:
-                    # Our own entries delivered before a crash or an outage come first, in order.
-                    entries = self.group.pending(count=batch)
-                    if not entries:
-                        backlog = False
-                        if not announced or self._state == "degraded":
-                            if not self._last_problem:
-                                self.report(
-                                    "running" if not announced else "recovered", "watching closed candles"
-                                )
-                            announced = True
-                        continue
-                else:
-                    entries = self.group.read(count=batch, block_ms=500)
-                self.handle(entries)
+                if not backlog:
+                    self.handle(self.group.read(count=batch, block_ms=500))
+                    continue
+                # Our own entries delivered before a crash or an outage come first, in order.
+                entries = self.group.pending(count=batch)
+                if entries:
+                    self.handle(entries)
+                    continue
+                backlog = False
+                self._announce(announced)
+                announced = True
             except RETRIABLE as exc:
                 self.counts["redis_errors"] += 1
-                log.warning("Redis connection lost (%s); waiting for it", exc)
-                if not self.connect():
+                if not self.ride_out_outage(exc):
                     return
-                self.load()
-                self.report("recovered", "Redis answers again")
-                backlog = True
+                # Memory may be ahead of what was saved: read the state back before going on.
+                reload_state = backlog = True
+
+    def _announce(self, announced: bool) -> None:
+        """Say the service is watching, once the backlog is done (and again after a problem)."""
+        if (not announced or self._state == "degraded") and not self._last_problem:
+            self.report("running" if not announced else "recovered", "watching closed candles")
 
 
+@dataclass
 class Outputs:
     """What one batch publishes and saves."""
 
-    def __init__(self) -> None:
-        self.signals: list[dict[str, Any]] = []
-        self.paper: list[dict[str, Any]] = []
-        self.rows: dict[tuple[str, int], list[Row]] = {}
+    signals: list[Signal] = field(default_factory=list)
+    paper: list[PaperContract] = field(default_factory=list)
+    rows: dict[tuple[str, int], list[Row]] = field(default_factory=dict)
 
 
 def main(settings: SignalsSettings) -> int:

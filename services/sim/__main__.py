@@ -1,5 +1,5 @@
 """``python -m services.sim`` is ``qf sim``."""
 
-from services.qf.cli import run_command
+from services.bus.cli import run_command
 
-run_command("sim")
+run_command("services.sim.cli", "sim")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from services.sim.config import SimSettings
 
 
 def sim(
@@ -27,20 +30,20 @@ def sim(
         typer.Option(help="Append every tick sent to this file, in UTC, as JSON lines {asset, ts, price}."),
     ] = None,
     ping_interval: Annotated[float | None, typer.Option(help="Seconds between the server's pings.")] = None,
+    history_gap: Annotated[
+        float | None,
+        typer.Option(help="History requests closer together than this (seconds) get no answer."),
+    ] = None,
+    start: Annotated[
+        float | None, typer.Option(help="UTC time (seconds) the market starts at; default now.")
+    ] = None,
 ) -> None:
     """Run the simulated broker; prints the page's address, stops on Ctrl-C or SIGTERM."""
-    import asyncio
     import logging
-    import signal
     import sys
-    import time
 
-    from pydantic import ValidationError
-
-    from services.bus.config import UnknownSettingError, check_environment
+    from services.bus.cli import settings_or_exit
     from services.sim.config import SimSettings
-    from services.sim.feed import SimFeed
-    from services.sim.server import SimServer
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s sim %(levelname)s %(message)s"
@@ -53,22 +56,25 @@ def sim(
         "sim_rate": rate,
         "sim_seed": seed,
         "sim_ping_interval": ping_interval,
+        "sim_history_gap": history_gap,
+        "sim_start": start,
     }
-    try:
-        check_environment()
-        settings = SimSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except UnknownSettingError as exc:
-        typer.echo(f"qf sim: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"]).removeprefix("sim_")
-            typer.echo(f"qf sim: {where}: {err['msg']}", err=True)
-        raise typer.Exit(2) from None
+    _serve(settings_or_exit(SimSettings, "sim", overrides), truth)
 
-    feed = SimFeed(
-        seed=settings.sim_seed, assets=settings.sim_assets, rate=settings.sim_rate, start=time.time()
-    )
+
+def _serve(settings: SimSettings, truth: Path | None) -> None:
+    """Serve the simulated market until SIGINT or SIGTERM."""
+    import asyncio
+    import logging
+    import signal
+    import time
+
+    from services.sim.feed import SimFeed
+    from services.sim.server import SimServer
+
+    log = logging.getLogger("qf.sim")
+    start = time.time() if settings.sim_start is None else settings.sim_start
+    feed = SimFeed(seed=settings.sim_seed, assets=settings.sim_assets, rate=settings.sim_rate, start=start)
     server = SimServer(
         feed,
         host=settings.sim_host,
@@ -76,13 +82,20 @@ def sim(
         truth=truth,
         ping_interval=settings.sim_ping_interval,
         ping_timeout=min(20.0, settings.sim_ping_interval),
+        history_gap=settings.sim_history_gap,
+        real_account=settings.sim_real_account,
     )
 
     def ready(url: str) -> None:
         # The first line on stdout is the page's address, so a launcher can read it.
         print(url, flush=True)
-        logging.getLogger("qf.sim").info(
-            "simulated broker ready at %s with %s (%.3g ticks/s each)", url, ", ".join(feed.assets), feed.rate
+        log.info(
+            "simulated broker ready at %s with %s (%.3g ticks/s each, seed %s, start %.3f)",
+            url,
+            ", ".join(feed.assets),
+            feed.rate,
+            feed.seed,
+            feed.start,
         )
 
     async def main() -> None:
@@ -100,7 +113,7 @@ def sim(
             err=True,
         )
         raise typer.Exit(1) from None
-    logging.getLogger("qf.sim").info("stopped after sending %d ticks", server.ticks_sent)
+    log.info("stopped after sending %d ticks", server.ticks_sent)
 
 
 COMMANDS = {"sim": sim}

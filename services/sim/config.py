@@ -23,6 +23,34 @@ class SimSettings(BusSettings):
     sim_ping_interval: float = Field(
         default=25.0, gt=0, description="Seconds between the server's Engine.IO pings (QF_SIM_PING_INTERVAL)."
     )
+    sim_history_gap: float = Field(
+        default=0.3,
+        ge=0,
+        description="History requests closer together than this many seconds, per socket, get no "
+        "answer, as a broker limiting fast clients might do (QF_SIM_HISTORY_GAP).",
+    )
+    sim_start: float | None = Field(
+        default=None,
+        description="UTC time the market starts at, in seconds; default now. The same seed and start "
+        "give the same market, to the tick (QF_SIM_START).",
+    )
+    sim_real_account: bool = Field(
+        default=False,
+        description="The page claims a real account (isDemo 0 in auth and balance) instead of a demo "
+        "one, to check that a trader set to demo places nothing there (QF_SIM_REAL_ACCOUNT).",
+    )
+    # Cues for checking what a broker's changes cause downstream (read by services.sim.drills).
+    sim_payout_change: str = Field(
+        default="",
+        description="ASSET=PAYOUT@SECONDS: set that payout that many seconds after start and resend "
+        "the asset list (QF_SIM_PAYOUT_CHANGE).",
+    )
+    sim_drift_after: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds after start to send one unknown event and one updateStream of a new "
+        "shape, as a broker changing its protocol would (QF_SIM_DRIFT_AFTER).",
+    )
 
     @field_validator("sim_assets")
     @classmethod

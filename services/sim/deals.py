@@ -1,4 +1,4 @@
-"""The simulated broker's demo account: orders from the page become deals, settled at expiry (pure).
+"""The simulated broker's account: orders from the page become deals, settled at expiry (pure).
 
 Nothing here reads a clock or touches the network: the caller says what time it is and what the
 last quoted prices are. Bodies follow the broker's (protocol notes §6): ``successopenOrder`` is a
@@ -28,9 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-MIN_EXPIRY = 1
-MAX_EXPIRY = 4 * 3600
+# The broker's limits as public clients report them (protocol notes §6): 1–50 000, 5 s–12 h.
+MIN_EXPIRY = 5
+MAX_EXPIRY = 43_200
 MIN_AMOUNT = 1.0
+MAX_AMOUNT = 50_000.0
 MAX_CLOSED_LISTED = 50
 # The demo account's user id as the broker would send it; the decoder must drop it.
 SIM_UID = 1
@@ -64,20 +66,48 @@ def outcome(command: int, open_price: float, close_price: float) -> int:
     return 1 if up == (command == 0) else -1
 
 
-class SimAccount:
-    """The demo account: its balance, its open deals and the last closed ones."""
+def refusal(
+    *, quoted: bool, action: Any, amount: Any, expiry: Any, balance: float, is_open: bool = True
+) -> str | None:
+    """Why the broker refuses an order, in its own words; None when it takes it."""
+    if not quoted:
+        return "This asset is not available."
+    if not is_open:
+        return "This asset is closed now."
+    if action not in ("call", "put"):
+        return "Choose call or put."
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(amount):
+        return "The amount is not a number."
+    if amount < MIN_AMOUNT:
+        return f"The minimum amount is {MIN_AMOUNT:g}."
+    if amount > MAX_AMOUNT:
+        return f"The maximum amount is {MAX_AMOUNT:g}."
+    if amount > balance:
+        return "Not enough money"
+    if isinstance(expiry, bool) or not isinstance(expiry, int) or not MIN_EXPIRY <= expiry <= MAX_EXPIRY:
+        return "expiration"
+    return None
 
-    def __init__(self, *, balance: float = 10000.0, broker_offset: int = 7200, seed: int = 1) -> None:
+
+class SimAccount:
+    """The account (demo unless ``is_demo`` is False): its balance, its open deals and the last closed ones."""
+
+    def __init__(
+        self, *, balance: float = 10000.0, broker_offset: int = 7200, seed: int = 1, is_demo: bool = True
+    ) -> None:
         self.balance = balance
+        self.is_demo = 1 if is_demo else 0
         self.broker_offset = broker_offset
         # Deal ids from their own generator, so orders never change the seeded ticks.
         self._ids = random.Random(f"{seed}:deals")
         self.open: list[SimDeal] = []
         self.closed: deque[SimDeal] = deque(maxlen=MAX_CLOSED_LISTED)
+        # Deals settled since the caller last took them (for the truth file).
+        self.just_closed: list[SimDeal] = []
 
     def balance_body(self) -> dict[str, Any]:
         """The ``successupdateBalance`` body."""
-        return {"isDemo": 1, "balance": self.balance}
+        return {"isDemo": self.is_demo, "balance": self.balance}
 
     def place(
         self,
@@ -87,37 +117,32 @@ class SimAccount:
         quote: Callable[[str], float | None],
         payout: Callable[[str], int | None],
         owner: Any = None,
+        is_open: Callable[[str], bool] = lambda _asset: True,
     ) -> Events:
         """An ``openOrder`` from the page → the events to answer with.
 
         ``quote(asset)`` is the last price quoted for an asset (None: none yet, or unknown asset);
-        ``payout(asset)`` its payout in percent. A refused order gets ``failopenOrder``.
+        ``payout(asset)`` its payout in percent; ``is_open(asset)`` whether it can be traded now.
+        A refused order gets ``failopenOrder``.
         """
         if not isinstance(body, dict):
-            return [("failopenOrder", {"error": "The order could not be read.", "isDemo": 1})]
+            return [("failopenOrder", {"error": "The order could not be read.", "isDemo": self.is_demo})]
         asset = body.get("asset")
         amount = body.get("amount")
         action = body.get("action")
         expiry = body.get("time")
         request_id = body.get("requestId")
-        fail = {"amount": amount, "asset": asset, "isDemo": 1, "requestId": request_id}
+        fail = {"amount": amount, "asset": asset, "isDemo": self.is_demo, "requestId": request_id}
         price = quote(asset) if isinstance(asset, str) else None
         pct = payout(asset) if isinstance(asset, str) else None
-        error = None
-        if price is None or pct is None:
-            error = "This asset is not available."
-        elif action not in ("call", "put"):
-            error = "Choose call or put."
-        elif isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(amount):
-            error = "The amount is not a number."
-        elif amount < MIN_AMOUNT:
-            error = f"The minimum amount is {MIN_AMOUNT:g}."
-        elif amount > self.balance:
-            error = "Not enough money"
-        elif (
-            isinstance(expiry, bool) or not isinstance(expiry, int) or not MIN_EXPIRY <= expiry <= MAX_EXPIRY
-        ):
-            error = "expiration"
+        error = refusal(
+            quoted=price is not None and pct is not None,
+            action=action,
+            amount=amount,
+            expiry=expiry,
+            balance=self.balance,
+            is_open=is_open(asset) if isinstance(asset, str) else True,
+        )
         if error is not None:
             return [("failopenOrder", {"error": error, **fail})]
         assert isinstance(asset, str) and price is not None and pct is not None
@@ -171,6 +196,7 @@ class SimAccount:
             paid = round(deal.amount + deal.profit, 2) if result >= 0 else 0.0
             self.balance = round(self.balance + paid, 2)
             self.closed.appendleft(deal)
+            self.just_closed.append(deal)
             body = self.deal_body(deal)
             out.append(
                 (
@@ -185,6 +211,24 @@ class SimAccount:
             )
         return out
 
+    def truth_row(self, deal: SimDeal) -> dict[str, Any]:
+        """A settled deal as the simulator's truth file keeps it (UTC), to check traders against."""
+        return {
+            "id": deal.id,
+            "request_id": deal.request_id,
+            "asset": deal.asset,
+            "action": "call" if deal.command == 0 else "put",
+            "amount": deal.amount,
+            "payout": deal.payout,
+            "open_ts": deal.open_ts,
+            "close_ts": deal.close_ts,
+            "open_price": deal.open_price,
+            "close_price": deal.close_price,
+            "profit": deal.profit,
+            "is_demo": self.is_demo,
+            "balance": self.balance,
+        }
+
     def deal_body(self, deal: SimDeal) -> dict[str, Any]:
         """A deal object with the broker's fields (the notes' U3 sample), in the broker's clock."""
         open_second, open_ms = _split_ms(deal.open_ts + self.broker_offset)
@@ -197,7 +241,7 @@ class SimAccount:
             "openTimestamp": open_second,
             "closeTimestamp": close_second,
             "uid": SIM_UID,
-            "isDemo": 1,
+            "isDemo": self.is_demo,
             "amount": deal.amount,
             # while open: the profit a win would make; once closed: the result
             "profit": deal.profit if closed else round(deal.amount * deal.payout / 100, 2),

@@ -12,18 +12,22 @@ Broker times run +7200 s ahead of UTC, like the real broker's.
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import random
-from collections import deque
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.ingest.frames import Frame
+from services.sim.path import Junction, past_ticks
 
 BROKER_OFFSET = 7200
 HISTORY_SECONDS = 900.0
 MAX_HISTORY_TICKS = 2000
+# How far back paged history reaches before the simulator started (a two-day backfill fits).
+PAST_DAYS = 7
 
 # asset, label, start price, id
 KNOWN_ASSETS: tuple[tuple[str, str, float, int], ...] = (
@@ -68,7 +72,14 @@ class _Walk:
     next_price: float = 0.0
     base_ts: float = 0.0  # the regular grid the ticks sit on
     extra_pending: bool = False
-    recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY_TICKS))
+    # Every tick of the walk so far, so any window since it began can be answered exactly.
+    times: array[float] = field(default_factory=lambda: array("d"))
+    prices: array[float] = field(default_factory=lambda: array("d"))
+    junction: Junction | None = None
+
+    def keep(self, ts: float, price: float) -> None:
+        self.times.append(ts)
+        self.prices.append(price)
 
 
 def asset_names(spec: str | int | Sequence[str]) -> list[str]:
@@ -138,8 +149,9 @@ class SimFeed:
         walk.base_ts = self.start - span
         walk.next_ts = round(walk.base_ts, 3)
         walk.next_price = walk.price
+        walk.junction = Junction(self.seed, walk.asset, walk.next_ts, walk.price, self._spacing)
         while walk.next_ts < self.start:
-            walk.recent.append((walk.next_ts, walk.next_price))
+            walk.keep(walk.next_ts, walk.next_price)
             self._advance(walk)
 
     def _advance(self, walk: _Walk) -> None:
@@ -180,7 +192,7 @@ class SimFeed:
             while walk.next_ts <= now:
                 tick = SimTick(walk.asset, walk.next_ts, walk.next_price)
                 out.append(tick)
-                walk.recent.append((tick.ts, tick.price))
+                walk.keep(tick.ts, tick.price)
                 self._advance(walk)
         if len(self._walks) > 1:
             out.sort(key=lambda t: t.ts)
@@ -221,9 +233,37 @@ class SimFeed:
             for w in self._walks
         ]
 
+    def symbol_id(self, asset: str) -> int | None:
+        """The broker's numeric id of an asset (``symbol_id`` in history); None for an unknown asset."""
+        return next((w.id for w in self._walks if w.asset == asset), None)
+
+    def ticks_between(self, asset: str, lo: float, hi: float) -> list[tuple[float, float]]:
+        """Every tick ``(UTC time, price)`` of an asset with ``lo <= time < hi`` that is due by now.
+
+        Before the walk began they come from the past path, recomputed; after, they are the very
+        ticks the walk gave out, so a window answered twice, or streamed live, is always the same.
+        Nothing is older than :data:`PAST_DAYS` before the start.
+        """
+        walk = next((w for w in self._walks if w.asset == asset), None)
+        if walk is None or walk.junction is None:
+            return []
+        lo = max(lo, self.start - PAST_DAYS * 86400)
+        out = past_ticks(walk.junction, lo, hi) if lo < walk.junction.ts else []
+        i, k = bisect.bisect_left(walk.times, lo), bisect.bisect_left(walk.times, hi)
+        out += zip(walk.times[i:k], walk.prices[i:k], strict=True)
+        return out
+
     def payout_of(self, asset: str) -> int | None:
         """An asset's payout in percent (as in ``updateAssets``); None for an unknown asset."""
         return next((w.payout for w in self._walks if w.asset == asset), None)
+
+    def set_payout(self, asset: str, payout: int) -> bool:
+        """Change an asset's payout from now on (the next ``updateAssets`` says it); False: unknown asset."""
+        walk = next((w for w in self._walks if w.asset == asset), None)
+        if walk is None:
+            return False
+        walk.payout = payout
+        return True
 
     def balance_body(self) -> dict[str, Any]:
         """The ``successupdateBalance`` body of the demo account."""
@@ -239,11 +279,9 @@ class SimFeed:
         if walk is None or period <= 0:
             return None
         off = self.broker_offset
-        ticks = (
-            [(t, p) for t, p in walk.recent if t >= walk.recent[-1][0] - HISTORY_SECONDS]
-            if walk.recent
-            else []
-        )
+        first = max(0, len(walk.times) - MAX_HISTORY_TICKS)
+        recent = list(zip(walk.times[first:], walk.prices[first:], strict=True))
+        ticks = [(t, p) for t, p in recent if t >= recent[-1][0] - HISTORY_SECONDS] if recent else []
         candles: dict[int, list[float]] = {}
         for t, p in ticks:
             bucket = int((t + off) // period * period)

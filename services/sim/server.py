@@ -5,8 +5,11 @@ connect ``40``, server pings ``2`` answered by ``3``, and data as ``451-`` binar
 header, then one binary frame of JSON). After ``auth`` it sends the asset list, the balance and,
 from then on, every asset's ticks; on ``changeSymbol`` it sends ``updateHistoryNewFast``; on
 ``openOrder`` it opens a deal on the demo account at the last price quoted and settles it at
-expiry with its own prices (services/sim/deals.py).
-Every tick it sends is written, in UTC, to the ground-truth file.
+expiry with its own prices (services/sim/deals.py); on ``loadHistoryPeriod(Fast)`` it answers a
+page of history from the same price path (services/sim/history.py), unless asked too fast.
+Every tick it sends is written, in UTC, to the ground-truth file, and every settled deal to the
+file beside it (``truth.deals.jsonl`` next to ``truth.jsonl``). With ``real_account`` (or
+``QF_SIM_REAL_ACCOUNT``) the page and the account claim a real account (``isDemo`` 0).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -29,7 +33,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from services.sim.deals import Events, SimAccount
+from services.sim.drills import drills_from_env, run_drills
 from services.sim.feed import SimFeed, SimTick, encode_event
+from services.sim.history import (
+    HISTORY_EVENTS,
+    HistoryRequest,
+    RequestGate,
+    history_reply,
+    parse_request,
+)
 
 log = logging.getLogger("qf.sim")
 
@@ -41,15 +53,32 @@ STATIC = {
 }
 
 
+# The page's own flag, rewritten when the simulator claims a real account.
+DEMO_FLAG = b"const ACCOUNT_IS_DEMO = 1;"
+REAL_FLAG = b"const ACCOUNT_IS_DEMO = 0;"
+
+
 def _static(name: str) -> bytes:
     return resources.files("services.sim").joinpath("static", name).read_bytes()
+
+
+def real_account_from_env() -> bool:
+    """``QF_SIM_REAL_ACCOUNT`` as pydantic reads a flag (1, true, yes, on)."""
+    return os.environ.get("QF_SIM_REAL_ACCOUNT", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def deals_truth_path(truth: Path) -> Path:
+    """Where the settled deals are written, beside the ticks' truth file."""
+    return truth.with_name(truth.stem + ".deals.jsonl")
 
 
 class _Client:
     """One connected page."""
 
-    def __init__(self, ws: ServerConnection) -> None:
+    def __init__(self, ws: ServerConnection, history_gap: float) -> None:
         self.ws = ws
+        self.history_gate = RequestGate(history_gap)
+        self.history_turn = asyncio.Lock()
         self.sid = secrets.token_urlsafe(12)
         self.authed = False
         self.last_pong = time.monotonic()
@@ -78,23 +107,32 @@ class SimServer:
         truth: Path | None = None,
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
+        history_gap: float = 0.3,
         clock: Callable[[], float] = time.time,
+        real_account: bool | None = None,
     ) -> None:
         self.feed = feed
+        self.real_account = real_account_from_env() if real_account is None else real_account
         self.host = host
         self.port = port
         self.truth_path = truth
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.clock = clock
+        self.history_gap = history_gap
         self.clients: set[_Client] = set()
         self.ticks_sent = 0
-        self.account = SimAccount(broker_offset=feed.broker_offset, seed=feed.seed)
+        self.history_sent = 0
+        self.account = SimAccount(
+            broker_offset=feed.broker_offset, seed=feed.seed, is_demo=not self.real_account
+        )
         self._quotes: dict[str, float] = {}  # the last price quoted per asset
         # Stepping the market and sending its ticks happens under this lock, so that an order
         # sees every tick due before it, and ticks never go out of order.
         self._market = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._truth: IO[str] | None = None
+        self._deals_truth: IO[str] | None = None
         self._server: Server | None = None
 
     @property
@@ -116,6 +154,8 @@ class SimServer:
             return connection.respond(404, "Not found.\n")
         name, ctype = found
         body = _static(name)
+        if self.real_account:
+            body = body.replace(DEMO_FLAG, REAL_FLAG)
         headers = Headers(
             [("Content-Type", ctype), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
         )
@@ -124,7 +164,7 @@ class SimServer:
     # ------------------------------------------------------------------ one socket
 
     async def _handle(self, ws: ServerConnection) -> None:
-        client = _Client(ws)
+        client = _Client(ws, self.history_gap)
         pinger = asyncio.create_task(self._ping(client))
         try:
             await client.send_text(
@@ -184,6 +224,8 @@ class SimServer:
                     await client.send_event("updateHistoryNewFast", history)
         elif name == "openOrder":
             await self._open_order(client, body)
+        elif name in HISTORY_EVENTS:
+            self._history(client, name, body)
         elif name == "saveCharts" and isinstance(body, dict):
             symbols = [e.get("symbol") for e in body.get("settings") or [] if isinstance(e, dict)]
             log.info("the page saved its chart settings for %s (saveCharts)", ", ".join(map(str, symbols)))
@@ -200,6 +242,42 @@ class SimServer:
                     log.info("a page stopped answering pings; closing its socket")
                     await client.ws.close()
                     return
+
+    # ------------------------------------------------------------------ paged history
+
+    def _history(self, client: _Client, name: str, body: Any) -> None:
+        # Judged on arrival: a request is too fast by when it came, not by when its turn comes.
+        if not client.history_gate.admit(time.monotonic()):
+            log.info("a %s request came too fast; not answered", name)
+            return
+        req = parse_request(name, body)
+        symbol_id = self.feed.symbol_id(req.asset) if req is not None else None
+        if req is None or symbol_id is None:
+            return  # like the broker: a request it cannot serve gets no answer at all
+        task = asyncio.create_task(self._answer_history(client, req, symbol_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_history(self, client: _Client, req: HistoryRequest, symbol_id: int) -> None:
+        async with client.history_turn:  # answers go out in the order asked
+            async with self._market:
+                # Every tick due by now goes out first: the answer never knows more than the stream.
+                now = self.clock()
+                await self._advance(now)
+            with_period = self.history_sent % 2 == 0
+            self.history_sent += 1
+            # Days of past minutes take a while to recompute: the stream goes on meanwhile. The
+            # answer reads only ticks up to `now`, which the stream no longer changes.
+            reply = await asyncio.to_thread(
+                history_reply,
+                req,
+                self.feed.ticks_between,
+                now=now,
+                symbol_id=symbol_id,
+                broker_offset=self.feed.broker_offset,
+                with_period=with_period,
+            )
+            await self._send_events(client, [(req.event, reply)])
 
     # ------------------------------------------------------------------ deals
 
@@ -229,6 +307,12 @@ class SimServer:
         for owner, events in self.account.settle(upto, self._quotes.get):
             if owner in self.clients:
                 await self._send_events(owner, events)
+        closed, self.account.just_closed = self.account.just_closed, []
+        if self._deals_truth is not None:
+            for deal in closed:
+                self._deals_truth.write(json.dumps(self.account.truth_row(deal)) + "\n")
+            if closed:
+                self._deals_truth.flush()
 
     async def _send_events(self, client: _Client, events: Events) -> None:
         try:
@@ -279,6 +363,7 @@ class SimServer:
         if self.truth_path is not None:
             self.truth_path.parent.mkdir(parents=True, exist_ok=True)
             self._truth = self.truth_path.open("a", encoding="utf-8")
+            self._deals_truth = deals_truth_path(self.truth_path).open("a", encoding="utf-8")
         try:
             async with serve(
                 self._handle,
@@ -294,14 +379,17 @@ class SimServer:
                 if ready is not None:
                     ready(self.url)
                 streamer = asyncio.create_task(self._stream())
+                drills = asyncio.create_task(run_drills(self, drills_from_env()))
                 try:
                     await stop.wait()
                 finally:
-                    streamer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await streamer
+                    for task in (streamer, drills):
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                     server.close()
         finally:
-            if self._truth is not None:
-                self._truth.close()
-                self._truth = None
+            for handle in (self._truth, self._deals_truth):
+                if handle is not None:
+                    handle.close()
+            self._truth = self._deals_truth = None

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from pydantic import ValidationError
 
-from services.bus import Keys, partition_of
+from services.bus import KeyName, Keys, partition_of
 from services.bus.config import BusSettings, UnknownSettingError, check_environment
 from services.bus.timeframes import TimeframeError, file_label, label, parse_timeframe, parse_timeframes
 
@@ -24,6 +24,38 @@ def test_key_names_follow_the_contract():
     assert k.events() == "qf:events"
     assert k.series("EURUSD_otc", 300) == "qf:series:EURUSD_otc:300"
     assert k.health("candles", "h-1") == "qf:health:candles:h-1"
+
+
+def test_every_key_parses_back_into_its_parts():
+    k = Keys("qf")
+    assert k.parse(k.ticks(3)) == KeyName("ticks", partition=3)
+    assert k.parse(k.candles(60).encode()) == KeyName("candles", tf=60)
+    assert k.parse(k.bars(14400)) == KeyName("bars", tf=14400)
+    for asset in [*ASSETS, "odd:name"]:
+        assert k.parse(k.series(asset, 300)) == KeyName("series", asset=asset, tf=300)
+    assert k.parse(k.health("candles", "h-1:2")) == KeyName("health", service="candles", instance="h-1:2")
+    for single in (k.events(), k.signals(), k.paper(), k.orders(), k.payouts()):
+        assert k.parse(single) == KeyName(single.split(":")[1])
+    assert k.parse(k.private("signals", "window", 60, "EURUSD_otc")) == KeyName(
+        "svc", service="signals", parts=("window", "60", "EURUSD_otc")
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "other:bars:60",
+        "qf:bars:x",
+        "qf:bars:0",
+        "qf:ticks:3",
+        "qf:series:60",
+        "qf:health:candles",
+        "qf:nope",
+        "qf",
+    ],
+)
+def test_a_key_that_is_not_of_the_contract_parses_to_none(key):
+    assert Keys("qf").parse(key) is None
 
 
 def test_partition_is_crc32_mod_p_and_the_same_in_another_process():

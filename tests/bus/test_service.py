@@ -117,3 +117,66 @@ def test_sigterm_and_sigint_ask_the_loop_to_stop(bus_settings, signum: int) -> N
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+
+
+def test_pause_ends_as_soon_as_the_shell_is_asked_to_stop(bus_settings) -> None:
+    shell = Shell(bus_settings)
+    assert shell.pause(0.01) is False
+    threading.Timer(0.2, shell.stop).start()
+    started = time.monotonic()
+    assert shell.pause(30) is True
+    assert time.monotonic() - started < 10
+    assert shell._stop is True
+    shell._stop = False  # loops written with the flag can still clear it
+    assert not shell.stopping.is_set()
+
+
+def test_a_shared_stop_event_stops_the_shell(bus_settings) -> None:
+    event = threading.Event()
+    shell = ServiceShell("demo", logging.getLogger("qf.test.shell"), event)
+    event.set()
+    assert shell._stop is True
+
+
+def test_stop_signals_are_left_alone_off_the_main_thread(bus_settings) -> None:
+    shell = Shell(bus_settings)
+    before = signal.getsignal(signal.SIGTERM)
+    worker = threading.Thread(target=shell.handle_stop_signals)
+    worker.start()
+    worker.join(timeout=10)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_outage_is_told_once_then_the_recovery(tmp_path: Path, private_redis) -> None:
+    settings = BusSettings(redis_url=private_redis.url, prefix="p", data_dir=tmp_path)
+    shell = Shell(settings)
+    private_redis.stop()
+    result: list[bool] = []
+    waiter = threading.Thread(
+        target=lambda: result.append(shell.ride_out_outage(OSError("connection reset"), "back again")),
+        daemon=True,
+    )
+    waiter.start()
+    deadline = time.monotonic() + 30
+    while "does not answer" not in shell._last_problem and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shell._state == "degraded"
+    private_redis.start()
+    waiter.join(timeout=30)
+    assert result == [True]
+    assert shell._last_problem == ""
+    told = [(e["state"], e["message"]) for e in status_events(redis.Redis.from_url(private_redis.url), "p")]
+    assert told == [("degraded", "Redis is not reachable: connection reset"), ("recovered", "back again")]
+
+
+def test_the_heartbeat_beats_until_stopped(bus_settings, rclient, prefix) -> None:
+    shell = Shell(bus_settings)
+    shell.start_heartbeat(lambda: {"answer": 42})
+    key = Keys(prefix).health("demo", bus_settings.instance)
+    deadline = time.monotonic() + 20
+    while not rclient.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rclient.exists(key)
+    shell.stop_heartbeat()
+    assert shell.heartbeat is None
+    assert not rclient.exists(key)

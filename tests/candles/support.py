@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -126,6 +128,32 @@ def wait_for(cond, timeout: float = 60, every: float = 0.2, what: str = "conditi
         time.sleep(every)
 
 
+def caught_up(client: redis.Redis, prefix: str, partitions: int = 4) -> bool:
+    """True once the candle service has applied every tick entry of every partition.
+
+    The worker moves its group's position in the same script that writes a batch's outputs, so
+    from then on every bar those entries make is written, and nothing more will come of them.
+    """
+    keys = Keys(prefix)
+    for p in range(partitions):
+        newest = client.xrevrange(keys.ticks(p), count=1)
+        if not newest:
+            continue
+        try:
+            info = {g["name"]: g for g in client.xinfo_groups(keys.ticks(p))}
+        except redis.ResponseError:
+            return False
+        group = info.get(b"candles") or info.get("candles")
+        if group is None or group["last-delivered-id"] != newest[0][0]:
+            return False
+    return True
+
+
+def done(client: redis.Redis, prefix: str, tfs: tuple[int, ...], want: dict) -> bool:
+    """Every wanted bar is there and every tick entry applied: nothing more is coming."""
+    return len(read_bars(client, prefix, tfs)) >= len(want) and caught_up(client, prefix)
+
+
 def heartbeats(client: redis.Redis, prefix: str) -> list[dict[str, Any]]:
     """Live heartbeats of candle workers."""
     out = []
@@ -160,3 +188,45 @@ def assert_same_bars(got: dict[tuple, tuple], want: dict[tuple, tuple]) -> None:
     lines += [f"extra {k}: got {got[k]}" for k in extra]
     lines += [f"different {k}: got {got[k]}, want {want[k]}" for k in changed]
     raise AssertionError("bars differ from the ground truth:\n" + "\n".join(lines))
+
+
+def closed_truth(ticks, tfs, sentinels):
+    """Ground truth minus the candles the sentinel ticks opened (those are still forming)."""
+    want = truth(ticks, tfs)
+    for k in truth(sentinels, tfs):
+        want.pop(k, None)
+    return want
+
+
+def sentinels_for(ticks):
+    """One tick per asset far enough after its last one to close every candle of every timeframe."""
+    last: dict[str, float] = {}
+    for a, ts, _p in ticks:
+        last[a] = max(last.get(a, 0.0), ts)
+    return [(a, ts + 80_000.0, 1.0) for a, ts in sorted(last.items())]
+
+
+def synthetic(assets, n_per_asset, start=1_781_438_400.0, step=0.2, seed=1):
+    """Round-robin ticks of several assets, event time far faster than the wall clock."""
+    rnd = random.Random(seed)
+    price = {a: 1.0 + i for i, a in enumerate(assets)}
+    out = []
+    for k in range(n_per_asset):
+        for a in assets:
+            price[a] = round(max(0.01, price[a] + rnd.uniform(-0.001, 0.001)), 5)
+            out.append((a, round(start + k * step + rnd.choice((0.0, 0.001, 0.999)) * step, 3), price[a]))
+    return out
+
+
+class Producer(threading.Thread):
+    """Publishes ticks in chunks over a few seconds, like a live feed."""
+
+    def __init__(self, client, prefix, ticks, chunk=500, pause=0.05):
+        super().__init__(daemon=True)
+        self.args = (client, prefix, ticks, chunk, pause)
+
+    def run(self):
+        client, prefix, ticks, chunk, pause = self.args
+        for i in range(0, len(ticks), chunk):
+            publish(client, prefix, ticks[i : i + chunk])
+            time.sleep(pause)

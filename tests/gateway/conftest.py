@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgpack
 import pytest
 import redis
 import socketio
 
 from services.bus.keys import Keys
 from services.bus.records import Candle, Event, pack
+from services.bus.timeframes import label
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +33,28 @@ def wait_until(pred: Callable[[], Any], timeout: float = 10.0, what: str = "cond
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def on_the_bus(redis_url: str, prefix: str) -> tuple[set[str], set[str]]:
+    """Timeframe labels and assets a gateway finds in one look at the bus, found here independently:
+    candle streams, stored series and the candle service's heartbeat."""
+    client = redis.Redis.from_url(redis_url)
+    timeframes: set[int] = set()
+    assets: set[str] = set()
+    try:
+        for raw in client.scan_iter(match=f"{prefix}:*"):
+            kind, _, rest = raw.decode()[len(prefix) + 1 :].partition(":")
+            if kind == "candles" and rest.isdigit():
+                timeframes.add(int(rest))
+            elif kind == "series":
+                assets.add(rest.rpartition(":")[0])
+            elif kind == "health" and (beat := client.get(raw)) is not None:
+                hb = msgpack.unpackb(beat)
+                if hb.get("service") == "candles":
+                    timeframes |= set(hb.get("timeframes") or [])
+    finally:
+        client.close()
+    return {label(t) for t in timeframes}, assets
 
 
 class Gateway:
@@ -58,8 +82,18 @@ class Gateway:
             return r.status_code == 200 or not healthy
 
         wait_until(up, 60, "the gateway to answer")  # a busy machine takes its time to start one
-        time.sleep(0.3)  # one discovery round: timeframes and assets known
+        if healthy:
+            wait_until(self.knows_the_bus, 10, "one discovery round: timeframes and assets known")
         return self
+
+    def knows_the_bus(self) -> bool:
+        """True once ``/api/assets`` lists every timeframe and asset that is on the bus now."""
+        timeframes, assets = on_the_bus(self.env["QF_REDIS_URL"], self.env["QF_PREFIX"])
+        token = self.env.get("QF_API_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body = httpx.get(f"{self.url}/api/assets", headers=headers, timeout=5).json()
+        known = {a["asset"] for a in body["assets"]}
+        return timeframes <= set(body["timeframes"]) and assets <= known
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -193,6 +227,8 @@ def payload(c: Candle) -> dict[str, Any]:
         "close": c.close,
         "ticks": c.ticks,
         "closed": c.closed,
+        "complete": c.complete,
+        **({} if c.volume is None else {"volume": c.volume}),
     }
 
 

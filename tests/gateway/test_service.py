@@ -61,6 +61,14 @@ def test_rest_endpoints_and_clear_4xx(start_gateway, bus, tmp_path):
     assert get("/../../etc/passwd").text == "<html>chart</html>"
     assert get("/api/nothing").status_code == 404
 
+    # The API's own schema and its page, not the web app's fallback.
+    schema = get("/openapi.json").json()
+    assert schema["info"]["title"] == "QuantumFlux gateway"
+    assert {"/api/candles", "/api/signals", "/api/backtests", "/health"} <= set(schema["paths"])
+    assert "{path}" not in "".join(schema["paths"])  # the web app's files are no API
+    docs = get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text and "chart" not in docs.text
+
     # Browsers on other sites may not use the gateway (default: only its own origin).
     sio_url = "/socket.io/?EIO=4&transport=polling"
     assert get(sio_url, headers={"Origin": "http://evil.example"}).status_code == 400
@@ -85,6 +93,25 @@ def test_refuses_to_listen_beyond_loopback_without_a_token(test_env):
     )
     assert proc.returncode == 2
     assert "QF_API_TOKEN" in proc.stderr
+
+
+def test_a_bad_setting_is_one_plain_line_and_exit_2(test_env):
+    for args, env, why in [
+        (["--port", "99999"], {}, "gateway_port"),
+        ([], {"QF_GATEWAY_NOPE": "1"}, "QF_GATEWAY_NOPE"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "services.gateway", *args],
+            env=test_env | env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        # The setting is named as the user set it: the option's field or the QF_ variable.
+        assert proc.stderr.startswith("gateway: ") and why.lower() in proc.stderr.lower()
+        assert "Traceback" not in proc.stderr
 
 
 def test_token_is_enforced_on_socketio_and_rest(start_gateway, recorders, bus):

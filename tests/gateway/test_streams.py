@@ -64,7 +64,7 @@ def test_history_then_live_updates_exactly_what_was_published_in_order(start_gat
 
     th = threading.Thread(target=publish)
     th.start()
-    time.sleep(0.05)
+    wait_until(lambda: len(live) >= 5, 10, "updates to be flowing")
     ack = rec.sio.call("start_stream", {"asset": ASSET, "timeframe": "1m"}, timeout=10)
     th.join()
     assert ack == {"ok": True, "asset": ASSET, "timeframe": "1m"}
@@ -94,9 +94,9 @@ def test_change_asset_stop_and_unknown_requests(start_gateway, recorders, bus):
     assert [c["time"] for c in hist[0]["candles"]] == [0, 60, 120, 180, 240]
     # Updates of the old asset no longer come; the new one's do.
     bus.candle(make_candle(ASSET, 180, 2, closed=False))
+    # Read after the old asset's update by the same reader: once it is here, the other would be too.
     bus.candle(make_candle("GBPUSD_otc", 240, 2, closed=False))
     got = wait_until(lambda: rec.named("candle_update"), 5, "an update")
-    time.sleep(0.3)
     assert [u["asset"] for u in rec.named("candle_update")] == ["GBPUSD_otc"]
     assert got[0] == payload(make_candle("GBPUSD_otc", 240, 2, closed=False))
 
@@ -117,8 +117,13 @@ def test_change_asset_stop_and_unknown_requests(start_gateway, recorders, bus):
     rec.wait("stream_stopped")
     n = len(rec.named("candle_update"))
     bus.candle(make_candle("GBPUSD_otc", 240, 3, closed=False))
-    time.sleep(0.4)
-    assert len(rec.named("candle_update")) == n
+    # A marker on the same candle stream, read after that update: once the marker is here, the
+    # stopped stream's update would have come before it.
+    assert rec.sio.call("start_stream", {"asset": ASSET, "timeframe": "1m"}, timeout=10)["ok"] is True
+    marker = make_candle(ASSET, 180, 3, closed=False)
+    bus.candle(marker)
+    wait_until(lambda: payload(marker) in rec.named("candle_update"), 5, "the marker")
+    assert [u["asset"] for u in rec.named("candle_update")[n:]] == [ASSET]
 
 
 def test_reconnect_restores_the_stream(start_gateway, recorders, bus):

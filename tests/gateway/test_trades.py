@@ -10,7 +10,6 @@ import calendar
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from services.bus.records import pack_map
-from services.persistence.layout import candle_file, iso_utc
+from services.files.layout import candle_file, iso_utc
 from tests.conftest import free_port
 from tests.gateway.conftest import ROOT, make_candle, wait_until
 from tests.gateway.entries import paper_map, signal_map
@@ -86,10 +85,14 @@ def test_signals_paper_and_deals_reach_browsers_and_rest(start_gateway, recorder
     # Live: a signal of the watched stream goes to its watcher only; others' streams to nobody.
     rclient.xadd(keys.signals(), {"d": pack_map(signal_map(ASSET, 60, 180, 1))})
     rclient.xadd(keys.signals(), {"d": pack_map(signal_map("GBPUSD_otc", 60, 60, -1))})
-    got = watcher.wait("signal", 3)
-    time.sleep(0.5)
-    assert [s["time"] for s in watcher.named("signal")] == [60, 120, 180]
+    # A marker read after them by the same reader: once it is here, a signal sent wrongly would be too.
+    rclient.xadd(keys.signals(), {"d": pack_map(signal_map(ASSET, 60, 240, 1))})
+    watcher.wait("signal", 4)
+    assert [s["time"] for s in watcher.named("signal")] == [60, 120, 180, 240]
     assert all(s["asset"] == ASSET for s in watcher.named("signal"))
+    # The other browser's own queue: anything put in it before this answer arrives before it.
+    other.sio.call("stop_stream", {}, timeout=10)
+    other.wait("stream_stopped")
     assert other.named("signal") == []
 
     # Paper trades go to every browser, timeframe as a label and direction in words.
@@ -133,12 +136,12 @@ def test_signals_paper_and_deals_reach_browsers_and_rest(start_gateway, recorder
     # REST: recent entries, newest last.
     get = lambda path: httpx.get(gw.url + path, timeout=10)  # noqa: E731
     body = get(f"/api/signals?asset={ASSET}&timeframe=1m").json()
-    assert [s["time"] for s in body["signals"]] == [60, 120, 180]
+    assert [s["time"] for s in body["signals"]] == [60, 120, 180, 240]
     assert [s["time"] for s in get(f"/api/signals?asset={ASSET}&timeframe=60&limit=2").json()["signals"]] == [
-        120,
         180,
+        240,
     ]
-    assert len(get("/api/signals").json()["signals"]) == 5  # every valid one; the broken entry skipped
+    assert len(get("/api/signals").json()["signals"]) == 6  # every valid one; the broken entry skipped
     assert get("/api/signals?timeframe=7x").status_code == 400
     assert get("/api/signals?limit=0").status_code == 422
     paper = get("/api/paper").json()["paper"]
@@ -158,7 +161,14 @@ def test_a_new_gateway_knows_the_deals_and_balance_from_the_events_stream(start_
     bus.event("balance", balance=1234.0, is_demo=False)
     bus.event("deal", state="closed", id="c")  # no asset or amount: ingest would not send it; kept
     gw = start_gateway()
-    account = httpx.get(gw.url + "/api/deals", timeout=10).json()
+    # The events stream is learnt by its own reader as the gateway starts.
+    account = wait_until(
+        lambda: (lambda a: a if a["balance"] is not None else None)(
+            httpx.get(gw.url + "/api/deals", timeout=10).json()
+        ),
+        10,
+        "the deals learnt",
+    )
     assert account["balance"] == 1234.0 and account["is_demo"] is False
     assert [d["id"] for d in account["deals"]] == ["c", "a", "b"]
     assert account["profit"] == 8.0  # c has no profit, b is open
@@ -226,8 +236,11 @@ def test_dataset_candles_are_relayed_from_the_backtest_service(start_gateway, ba
     gw = start_gateway(backtest_url=backtest_service)
     get = lambda path: httpx.get(gw.url + path, timeout=30)  # noqa: E731
 
-    listing = {d["id"]: d for d in get("/api/datasets").json()["datasets"]}
-    assert set(listing) == {"EURUSD_otc-1m", "EURUSD_otc-5m"}
+    relayed = get("/api/datasets").json()
+    assert relayed == httpx.get(f"{backtest_service}/datasets", timeout=30).json()
+    listing = {d["id"]: d for d in relayed["datasets"]}
+    # The two series on disk; the coarser timeframes the files service derives from them say so.
+    assert {i for i, d in listing.items() if not d.get("derived_from")} == {"EURUSD_otc-1m", "EURUSD_otc-5m"}
     assert listing["EURUSD_otc-1m"]["rows"] == 250
     assert listing["EURUSD_otc-5m"]["rows"] == 30
 

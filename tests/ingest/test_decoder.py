@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from services.bus import records
 from services.bus.records import Event, HistoryBatch, Tick
-from services.ingest.decoder import DEFAULT_WS_URL_PATTERN, Decoder
+from services.ingest.decode import DEFAULT_WS_URL_PATTERN, Decoder
 from services.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -101,11 +102,11 @@ def test_update_history_new_fast_candles_newest_first_with_volume() -> None:
     out, dec = decode(load("history-fast.jsonl"))
     [batch] = [r for r in out if isinstance(r, HistoryBatch)]
     assert batch.asset == "AUDCAD_otc" and batch.period == 60
-    # [t, open, close, high, low, volume], newest-first  ->  [t, open, high, low, close], by time
+    # [t, open, close, high, low, volume], newest-first  ->  [t, open, high, low, close, volume], by time
     assert batch.candles == (
-        (1781430600 - OFFSET, 0.89163, 0.89271, 0.89149, 0.89181),
-        (1781430660 - OFFSET, 0.89181, 0.89195, 0.8918, 0.8919),
-        (1781430720 - OFFSET, 0.89188, 0.89188, 0.89188, 0.89188),
+        (1781430600 - OFFSET, 0.89163, 0.89271, 0.89149, 0.89181, 95),
+        (1781430660 - OFFSET, 0.89181, 0.89195, 0.8918, 0.8919, 110),
+        (1781430720 - OFFSET, 0.89188, 0.89188, 0.89188, 0.89188, 1),
     )
     assert batch.ticks[0] == (1781430600.465 - OFFSET, 0.89163)
     assert batch.ticks[-1] == (1781430719.61 - OFFSET, 0.89188)
@@ -149,11 +150,16 @@ def test_load_history_period_objects_with_and_without_period() -> None:
     out, _ = decode(load("paged-history.jsonl"))
     batches = [r for r in out if isinstance(r, HistoryBatch)]
     assert [(b.asset, b.period) for b in batches] == [("AUDUSD_otc", 60), ("AUDNZD_otc", 60)]
+    # The broker's volume follows the candle when it sent one; the echoed index names the request.
     assert batches[0].candles == (
-        (1781430600 - OFFSET, 0.70401, 0.70411, 0.70388, 0.70396),
-        (1781430660 - OFFSET, 0.70396, 0.70406, 0.7036, 0.70362),
+        (1781430600 - OFFSET, 0.70401, 0.70411, 0.70388, 0.70396, 87),
+        (1781430660 - OFFSET, 0.70396, 0.70406, 0.7036, 0.70362, 90),
     )
     assert batches[1].candles == ((1781430600 - OFFSET, 1.08567, 1.08586, 1.08475, 1.08553),)
+    assert [b.index for b in batches] == [178666390886, 171201484810]
+    # and both travel on the bus: the index only when the broker named one
+    assert [records.decode(records.pack(b)) for b in batches] == batches
+    assert "index" not in records.HistoryBatch("X", 60).to_map()
     assert [e.data["candles"] for e in of_type(out, "history_loaded")] == [2, 1]
 
 
@@ -319,3 +325,186 @@ def test_save_charts_before_any_change_symbol_reads_chart_period(
     [event] = dec.feed(Frame(1.0, "sent", "s", url, 1, "42" + body))
     assert isinstance(event, Event)
     assert event.data == {"asset": "CADJPY_otc", "period": period, "source": "saveCharts"}
+
+
+# ---------------------------------------------------------------------- named reasons
+
+URL = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
+WALL = 1781423520.0  # capture time; the broker's clock reads WALL + OFFSET
+
+
+def binary_event(name: str, body: object, ts: float = WALL, socket: str = "s") -> list[Frame]:
+    """The broker's two frames for one binary event."""
+    header = f'451-["{name}",{{"_placeholder":true,"num":0}}]'
+    raw = base64.b64encode(json.dumps(body).encode()).decode()
+    return [Frame(ts, "recv", socket, URL, 1, header), Frame(ts, "recv", socket, URL, 2, raw)]
+
+
+def good_tick(t: float = WALL + OFFSET + 0.5, socket: str = "s") -> list[Frame]:
+    return binary_event("updateStream", [["EURUSD_otc", t, 1.14361]], socket=socket)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '45²-["updateStream",{"_placeholder":true,"num":0}]',  # isdigit() says yes, int() says no
+        '45٣-["updateStream",{"_placeholder":true,"num":0}]',
+        '450-["updateStream",{"_placeholder":true,"num":0}]',
+        "45" + "9" * 5000 + '-["updateStream",{"_placeholder":true,"num":0}]',
+    ],
+)
+def test_a_binary_event_with_a_bad_attachment_count_is_named(header: str) -> None:
+    dec = Decoder(broker_utc_offset=OFFSET)
+    out = [r for f in good_tick() for r in dec.feed(f)]
+    assert dec.feed(Frame(WALL, "recv", "s", URL, 1, header)) == []
+    assert dec.counters["malformed:attachment_count"] == 1
+    # the socket goes on: the next tick comes through
+    out += [r for f in good_tick(WALL + OFFSET + 1.5) for r in dec.feed(f)]
+    assert ticks(out) == [("EURUSD_otc", WALL + 0.5, 1.14361), ("EURUSD_otc", WALL + 1.5, 1.14361)]
+
+
+def test_a_placeholder_nested_too_deep_is_named() -> None:
+    dec = Decoder(broker_utc_offset=OFFSET)
+    args = "[" * 40 + '{"_placeholder":true,"num":0}' + "]" * 40
+    dec.feed(Frame(WALL, "recv", "s", URL, 1, f'451-["updateHistoryNewFast",{args}]'))
+    assert dec.feed(Frame(WALL, "recv", "s", URL, 2, base64.b64encode(b"{}").decode())) == []
+    assert dec.counters["malformed:too_deep"] == 1
+
+
+def test_frames_built_with_wrong_field_types_are_named() -> None:
+    dec = Decoder()
+    frames = [
+        Frame(1.0, "recv", None, URL, 1, "2"),  # type: ignore[arg-type]
+        Frame(1.0, "recv", "s", 5, 1, "2"),  # type: ignore[arg-type]
+        Frame(1.0, "recv", "s", URL, 1, None),  # type: ignore[arg-type]
+        Frame(1.0, "up", "s", URL, 1, '42["changeSymbol",{"asset":"A","period":60}]'),
+        Frame("soon", "recv", "s", URL, 1, "2"),  # type: ignore[arg-type]
+    ]
+    assert [dec.feed(f) for f in frames] == [[]] * 5
+    assert dec.counters["malformed:frame"] == 5 and dec.counters["frames"] == 5
+
+
+def test_a_bug_inside_the_decoder_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.ingest.decode import events
+
+    def broken(*_: object) -> list[object]:
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(events.RECEIVED, "chafor", broken)
+    with pytest.raises(KeyError):
+        Decoder().feed(Frame(WALL, "recv", "s", URL, 1, '42["chafor",[["EURUSD_otc",96]]]'))
+
+
+# ---------------------------------------------------------------------- values checked item by item
+
+
+def test_bad_candles_are_rejected_one_by_one_and_the_batch_goes_on() -> None:
+    now = WALL + OFFSET  # the broker's clock at capture
+    good = [1781430600, 1.2, 1.3, 1.5, 1.0]
+    body = {
+        "asset": "AUDNZD_otc",
+        "period": 60,
+        "history": [
+            [now - 1.5, 1.2],
+            [1e300, 1.2],  # bad_time
+            [now - 1.0, 0],  # bad_price
+            [now - 0.5, -1.2],  # bad_price
+            ["x", 1.2],  # not a number: malformed
+        ],
+        "candles": [
+            good,
+            [1e300, 1.2, 1.3, 1.5, 1.0],  # the fuzz's 1052: a time no field of the bus can hold
+            [946684799, 1.2, 1.3, 1.5, 1.0],  # before 2000
+            [now + 4 * 86400, 1.2, 1.3, 1.5, 1.0],  # days ahead of the broker's clock
+            [0, 1.2, 1.3, 1.5, 1.0],
+            [-60, 1.2, 1.3, 1.5, 1.0],
+            [1781430660, 0, 1.3, 1.5, 1.0],  # bad_price
+            [1781430660, 1.2, -1.3, 1.5, 1.0],  # bad_price
+            [1781430660, 1.2, 1.3, 1.0, 1.5],  # high below low: bad_ohlc
+            [1781430660, 1.2, 1.3, 1.25, 1.0],  # close above high in both layouts: bad_ohlc
+            [1781430660, 1.2, "1.3", 1.5, 1.0],  # malformed
+            [now + 3600, 1.2, 1.3, 1.5, 1.0],  # an hour ahead is still a time
+        ],
+    }
+    out, dec = decode(binary_event("updateHistoryNewFast", body), broker_utc_offset=OFFSET)
+    [batch] = [r for r in out if isinstance(r, HistoryBatch)]
+    assert batch.candles == (
+        (1781430600 - OFFSET, 1.2, 1.5, 1.0, 1.3),
+        (int(now + 3600) - OFFSET, 1.2, 1.5, 1.0, 1.3),
+    )
+    assert batch.ticks == ((now - 1.5 - OFFSET, 1.2),)
+    c = dec.counters
+    assert c["rejected:bad_time"] == 1 + 5
+    assert c["rejected:bad_price"] == 2 + 2
+    assert c["rejected:bad_ohlc"] == 2
+    assert c["malformed:candle"] == 1 and c["malformed:history_tick"] == 1
+    [loaded] = of_type(out, "history_loaded")
+    assert loaded.data["candles"] == 2 and loaded.data["ticks"] == 1
+
+
+def test_bad_candle_objects_of_a_page_are_rejected_one_by_one() -> None:
+    good = {"time": 1781430600, "open": 1.2, "close": 1.3, "high": 1.5, "low": 1.0}
+    body = {
+        "asset": "AUDUSD_otc",
+        "period": 60,
+        "index": 1,
+        "data": [
+            good,
+            {**good, "time": 1e300},  # the fuzz's 23367
+            {**good, "high": 0.9},  # high below low
+            {**good, "low": 0.0},
+            {"time": 1781430601, "price": float("1e-320")},  # tiny but positive: a price
+            {"time": 1e20, "price": 1.2},
+        ],
+    }
+    out, dec = decode(binary_event("loadHistoryPeriod", body), broker_utc_offset=OFFSET)
+    [batch] = [r for r in out if isinstance(r, HistoryBatch)]
+    assert batch.candles == ((1781430600 - OFFSET, 1.2, 1.5, 1.0, 1.3),)
+    assert batch.ticks == ((1781430601 - OFFSET, 1e-320),)
+    c = dec.counters
+    assert (c["rejected:bad_time"], c["rejected:bad_ohlc"], c["rejected:bad_price"]) == (2, 1, 1)
+
+
+def test_bad_ticks_are_rejected_one_by_one() -> None:
+    now = WALL + OFFSET
+    rows = [
+        ["EURUSD_otc", now, 1.1],
+        ["EURUSD_otc", 1e300, 1.1],
+        ["EURUSD_otc", (now + 86400) * 1000, 1.2],  # milliseconds, a day ahead: still a time
+        ["EURUSD_otc", now + 5 * 86400, 1.1],
+        ["EURUSD_otc", now, 0.0],
+        ["EURUSD_otc", now, -1.1],
+        ["EURUSD_otc", "now", 1.1],
+    ]
+    out, dec = decode(binary_event("updateStream", rows), broker_utc_offset=OFFSET)
+    assert ticks(out) == [("EURUSD_otc", WALL, 1.1), ("EURUSD_otc", WALL + 86400, 1.2)]
+    c = dec.counters
+    assert (c["rejected:bad_time"], c["rejected:bad_price"], c["malformed:tick"]) == (2, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (["EURUSD_otc", 946684799.0, 1.1], "rejected:bad_time"),
+        (["EURUSD_otc", WALL + OFFSET + 4 * 86400.0, 1.1], "rejected:bad_time"),
+        (["EURUSD_otc", WALL + OFFSET, 0.0], "rejected:bad_price"),
+        (["EURUSD_otc", WALL + OFFSET, -1.5], "rejected:bad_price"),
+        (["", WALL + OFFSET, 1.1], "malformed:tick"),
+    ],
+)
+def test_a_one_row_tick_on_a_known_socket_is_checked_too(row: list[object], reason: str) -> None:
+    # After the first tick a socket's ticks take the quick way; it checks the same values.
+    dec = Decoder(broker_utc_offset=OFFSET)
+    first = [r for f in good_tick() for r in dec.feed(f)]
+    assert ticks(first) == [("EURUSD_otc", WALL + 0.5, 1.14361)]
+    assert [r for f in binary_event("updateStream", [row]) for r in dec.feed(f)] == []
+    assert dec.counters[reason] == 1
+    assert dec.counters["ticks"] == 1
+
+
+def test_a_capture_time_that_cannot_be_trusted_still_bounds_times() -> None:
+    # Frames built by hand (time 1.0) or a clock not set: times up to the year 2100 are taken.
+    body = [["EURUSD_otc", 1781430720.5, 1.1], ["EURUSD_otc", 4102444801.0, 1.1]]
+    out, dec = decode(binary_event("updateStream", body, ts=1.0), broker_utc_offset=OFFSET)
+    assert ticks(out) == [("EURUSD_otc", 1781430720.5 - OFFSET, 1.1)]
+    assert dec.counters["rejected:bad_time"] == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from services.bus.records import Event, decode, pack
-from services.ingest.decoder import Decoder
+from services.ingest.decode import Decoder
 from services.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -48,6 +48,7 @@ def the_deal(state: str, off: float, **changes: Any) -> dict[str, Any]:
         "payout_percent": 92.0,
         "is_demo": True,
         "currency": "USD",
+        "request_id": None,
     }
     deal.update(changes)
     return deal
@@ -68,7 +69,8 @@ def check_session(out: list[Event], off: float) -> None:
         ("deal", "failed"),
         ("deal", "closed"),
     ]
-    opened = the_deal("open", off)
+    # The broker echoes the page's requestId on the deal it opened, so an order finds its deal.
+    opened = the_deal("open", off, request_id="12260952")
     closed = the_deal("closed", off, close_price=162.27, profit=0.92)
     assert out[0].data == {"state": "open", "deals": []}
     assert out[1].data == opened
@@ -87,6 +89,7 @@ def check_session(out: list[Event], off: float) -> None:
         "amount": 5000000.0,
         "is_demo": True,
         "error": "Not enough money",
+        "request_id": "12260953",  # from the page's own order: the refusal names none
     }
     # the older form: an integer id with a uuid, a bare list, in a text frame; a losing put
     assert out[9].data == {
@@ -103,6 +106,7 @@ def check_session(out: list[Event], off: float) -> None:
         "payout_percent": 88.0,
         "is_demo": True,
         "currency": "USD",
+        "request_id": None,  # the broker's 0: no page asked for it
     }
     assert [e.ts for e in out] == sorted(e.ts for e in out)
 
@@ -133,7 +137,7 @@ def test_a_list_before_any_order_takes_the_deal_times_as_utc() -> None:
     frames = [f for f in load("deals.jsonl") if 1742583805.5 <= f.ts < 1742583805.6]
     assert len(frames) == 2  # the updateOpenedDeals header and body
     out, dec = run(shifted(frames, -7200))
-    assert out[0].data == {"state": "open", "deals": [the_deal("open", 0)]}
+    assert out[0].data == {"state": "open", "deals": [the_deal("open", 0, request_id="12260952")]}
     assert dec.counters["deal_offset_assumed"] == 1
 
 

@@ -1,17 +1,23 @@
-"""Property tests: whatever arrives, the decoder never raises, counts what it saw and recovers."""
+"""Property tests: whatever arrives, the decoder never raises, counts what it saw and recovers.
+
+The decoder catches nothing but its own named reasons, so any exception here is a decoder bug
+and fails the test; so does a counter named after a Python exception.
+"""
 
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import math
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.bus.records import Event, HistoryBatch, Tick, pack
-from services.ingest.decoder import Decoder
+from services.ingest.decode import Decoder
 from services.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -40,6 +46,13 @@ def check_publishable(records: list[object]) -> None:
         if isinstance(r, Tick):
             assert isinstance(r.asset, str) and r.asset
             assert math.isfinite(r.ts) and math.isfinite(r.price)
+
+
+def check_reasons(dec: Decoder) -> None:
+    """Bad input is counted under the decoder's own reasons, never under a Python exception's name."""
+    for key in dec.counters:
+        found = getattr(builtins, key.partition(":")[2], None)
+        assert not (isinstance(found, type) and issubclass(found, BaseException)), key
 
 
 def mangle(payload: str, data: st.DataObject) -> str:
@@ -78,6 +91,7 @@ def test_random_bytes_never_raise(items: list[tuple[dict, bytes]]) -> None:
         payload = base64.b64encode(raw).decode() if fields["opcode"] == 2 else raw.decode("latin-1")
         check_publishable(dec.feed(Frame(payload=payload, **fields)))
     assert dec.counters["frames"] == len(items)
+    check_reasons(dec)
 
 
 @FUZZ
@@ -87,6 +101,7 @@ def test_random_text_never_raises(items: list[tuple[dict, str]]) -> None:
     for fields, text in items:
         check_publishable(dec.feed(Frame(payload=text, **fields)))
     assert dec.counters["frames"] == len(items)
+    check_reasons(dec)
 
 
 @FUZZ
@@ -112,6 +127,32 @@ def test_mangled_real_frames_never_raise_and_the_next_good_tick_decodes(data: st
     out = dec.feed(Frame(1781423520.6, "recv", "x", URL, 2, body))
     assert out == [Tick("EURUSD_otc", 1781430720.5 - 7200, 1.14361)]
     assert dec.counters["frames"] == before + 2
+    check_reasons(dec)
+
+
+# A Socket.IO header is a packet type, an attachment count, "-", a namespace and an ack id; the
+# digits include look-alikes that str.isdigit() accepts and int() refuses.
+DIGITS = "0123456789²³¹٣߂"
+headers = st.tuples(
+    st.sampled_from("01234567"),
+    st.text(alphabet=DIGITS, max_size=5),
+    st.sampled_from(["-", ""]),
+    st.sampled_from(["", "/chart,", "/x"]),
+    st.text(alphabet=DIGITS, max_size=3),
+    st.sampled_from(['["updateStream",{"_placeholder":true,"num":0}]', '["chafor",[["A",1]]]', "[", ""]),
+).map("".join)
+
+
+@FUZZ
+@given(st.lists(headers, max_size=20))
+def test_socketio_headers_never_raise(items: list[str]) -> None:
+    dec = Decoder(broker_utc_offset=7200)
+    body = base64.b64encode(b'[["EURUSD_otc",1781430720.5,1.14361]]').decode()
+    for packet in items:
+        check_publishable(dec.feed(Frame(1781423520.0, "recv", "s", URL, 1, "4" + packet)))
+        check_publishable(dec.feed(Frame(1781423520.0, "recv", "s", URL, 2, body)))
+    assert dec.counters["frames"] == 2 * len(items)
+    check_reasons(dec)
 
 
 def test_broken_frame_objects_never_raise() -> None:
@@ -126,4 +167,13 @@ def test_broken_frame_objects_never_raise() -> None:
     ]
     for f in weird:
         check_publishable(dec.feed(f))
-    assert dec.counters["frames"] >= 3
+    assert dec.counters["frames"] == len(weird)
+    assert dec.counters["malformed:frame"] == 4  # the NaN time is still a float: only its tick goes
+    check_reasons(dec)
+
+
+def test_the_reason_check_can_fail() -> None:
+    dec = Decoder()
+    dec.counters["malformed:ValueError"] += 1
+    with pytest.raises(AssertionError):
+        check_reasons(dec)

@@ -12,6 +12,7 @@ import redis
 from services.bus.records import Event, Tick, decode
 from services.ingest.config import IngestSettings
 from services.ingest.publisher import Publisher
+from tests.ingest.stack import wait_until
 
 ASSETS = ["EURUSD_otc", "GBPUSD_otc", "AUDCAD_otc", "USDJPY", "BTCUSD", "#AAPL_otc", "EURJPY_otc"]
 
@@ -22,6 +23,21 @@ def ticks_in(client: redis.Redis, prefix: str, partitions: int) -> dict[int, lis
         rows = client.xrange(f"{prefix}:ticks:{{{p}}}")
         out[p] = [decode(fields[b"d"]) for _id, fields in rows]  # type: ignore[misc]
     return out
+
+
+def count_calls(obj: Any, method: str) -> list[float]:
+    """Record the time of each call of ``obj.method`` (so a test waits for it, not for the clock)."""
+    calls: list[float] = []
+    real = getattr(obj, method)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(*args, **kwargs)
+        finally:
+            calls.append(time.monotonic())
+
+    setattr(obj, method, counted)
+    return calls
 
 
 def make_ticks(n: int, start: float = 1_790_000_000.0) -> list[Tick]:
@@ -65,8 +81,8 @@ def test_redis_outage_keeps_everything_in_order_and_says_so(private_redis: Any, 
         for i in range(1000, 2000, 10):  # a live capture keeps producing meanwhile
             pub.put_many(ticks[i : i + 10])
             time.sleep(0.002)
-        time.sleep(1.0)
-        assert pub.buffered > 0 and not pub.redis_up
+        wait_until(lambda: not pub.redis_up, what="the publisher to notice the outage")
+        assert pub.buffered > 0
         private_redis.start()
         pub.put_many(ticks[2000:])
         assert pub.wait_idle(timeout=30)
@@ -137,17 +153,20 @@ def test_trimming_keeps_what_a_group_has_not_read(redis_url: str, prefix: str, r
     )
     key = f"{prefix}:ticks:{{0}}"
     ticks = make_ticks(300)
-    pub = Publisher(settings).start()
+    pub = Publisher(settings)
+    trims = count_calls(pub, "_trim")
+    pub.start()
     pub.put_many(ticks[:200])
     assert pub.wait_idle(timeout=20)
     rclient.xgroup_create(key, "candles", id="0")
     read = rclient.xreadgroup("candles", "c1", {key: ">"}, count=120)
     ids = [eid for eid, _ in read[0][1]]
     rclient.xack(key, "candles", *ids[:100])  # 100 done, 20 read but pending, 80 not read
-    time.sleep(1.0)  # a few trims pass
+    wait_until(lambda: rclient.xlen(key) == 100, what="a trim to remove the acknowledged ticks")
     pub.put_many(ticks[200:])
     assert pub.wait_idle(timeout=20)
-    time.sleep(0.5)
+    after = len(trims)
+    wait_until(lambda: len(trims) >= after + 2, what="two more trims")
     pub.stop()
     left = [decode(f[b"d"]) for _id, f in rclient.xrange(key)]
     assert left == ticks[100:]  # acknowledged ones gone, pending and unread kept
@@ -166,7 +185,9 @@ def test_replay_slows_down_rather_than_outrun_a_reader(
     )
     key = f"{prefix}:ticks:{{0}}"
     rclient.xgroup_create(key, "candles", id="$", mkstream=True)
-    pub = Publisher(settings, block_when_full=True).start()
+    pub = Publisher(settings, block_when_full=True)
+    lag_checks = count_calls(pub, "_reader_lag")
+    pub.start()
     ticks = make_ticks(1000)
     producer = threading.Thread(target=lambda: pub.put_many(ticks), daemon=True)
     producer.start()
@@ -176,7 +197,9 @@ def test_replay_slows_down_rather_than_outrun_a_reader(
     while pub.waits_for_readers < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pub.waits_for_readers >= 1
-    time.sleep(1.0)
+    # It keeps asking and keeps waiting: nothing more reaches the stream meanwhile.
+    asked = len(lag_checks)
+    wait_until(lambda: len(lag_checks) >= asked + 5, what="the replay to ask about its reader again")
     assert rclient.xlen(key) < 400
     # The reader catches up; the replay goes on to the end, in order.
     seen = []

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.ingest.stack import ROOT, Bus, wait_until
@@ -107,7 +106,7 @@ def test_a_recording_with_broken_lines_is_replayed_without_them(
 
 def test_source_sim_runs_without_a_browser(test_env: dict[str, str], redis_url: str, prefix: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.ingest", "--source", "sim"], cwd=ROOT, env=test_env,
+        [sys.executable, "-m", "services.qf", "ingest", "--source", "sim"], cwd=ROOT, env=test_env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     bus = Bus(redis_url, prefix)
@@ -115,7 +114,6 @@ def test_source_sim_runs_without_a_browser(test_env: dict[str, str], redis_url: 
         wait_until(lambda: bus.tick_count() >= 5, what="simulated ticks")
         assert bus.events("platform_state") and bus.events("assets") and bus.events("history_loaded")
     finally:
-        time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
         bus.close()

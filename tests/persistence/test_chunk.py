@@ -11,8 +11,8 @@ import msgpack
 import pytest
 
 from services.bus.records import Candle, HistoryBatch, RecordError, Tick, decode, pack, pack_map
+from services.files.layout import TF_SECONDS
 from services.persistence.chunk import MAX_HEADS, ChunkDecoder
-from services.persistence.layout import TF_SECONDS
 
 T0 = 1795835100.0
 

@@ -21,9 +21,9 @@ import pytest
 import redis
 
 from services.bus.keys import Keys
-from services.bus.records import Candle, Event, HistoryBatch, Tick, decode, pack
+from services.bus.records import Candle, Event, HistoryBatch, Payout, Tick, decode, pack
 from services.bus.streams import groups as stream_groups
-from services.persistence.layout import asset_from_safe_name, iter_data_files, safe_name
+from services.files.layout import asset_from_safe_name, iter_data_files, safe_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # The contract checker of the design folder; set CONTRACT_CHECK to its path to run it here too.
@@ -41,7 +41,9 @@ class Service:
     """``python -m services.persistence`` as a child process."""
 
     def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log_path = log
         self.log = open(log, "ab")  # noqa: SIM115 (closed in kill/stop)
+        self.log_from = self.log.tell()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.persistence", *args],
             cwd=ROOT,
@@ -56,7 +58,15 @@ class Service:
         self.proc.wait(timeout=10)
         self.log.close()
 
+    def started(self) -> bool:
+        """The service has said it starts: past setting its signal handlers."""
+        with open(self.log_path, "rb") as fh:
+            fh.seek(self.log_from)
+            return b"starting: " in fh.read()
+
     def stop(self) -> int:
+        """SIGTERM once the service handles it (a SIGTERM earlier is not a stop it could answer)."""
+        wait_until(lambda: self.started() or self.proc.poll() is not None, what="the service starting")
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=15)
@@ -104,10 +114,16 @@ def drained(client: redis.Redis, streams: list[str]) -> bool:
     return True
 
 
-def publish(client: redis.Redis, keys: Keys, records: list[Tick | Candle | HistoryBatch]) -> None:
+Published = Tick | Candle | HistoryBatch | Payout
+
+
+def publish(client: redis.Redis, keys: Keys, records: list[Published]) -> None:
     pipe = client.pipeline(transaction=False)
     for i, rec in enumerate(records):
-        key = keys.bars(rec.tf) if isinstance(rec, Candle) else keys.stream_of_ticks(rec.asset, 4)
+        if isinstance(rec, Payout):
+            key = keys.payouts()
+        else:
+            key = keys.bars(rec.tf) if isinstance(rec, Candle) else keys.stream_of_ticks(rec.asset, 4)
         pipe.xadd(key, {"d": pack(rec)})
         if i % 500 == 499:
             pipe.execute()
@@ -117,6 +133,12 @@ def publish(client: redis.Redis, keys: Keys, records: list[Tick | Candle | Histo
 # File names as DESIGN §4 gives them, written out here independently of the service's code.
 CANDLE_NAME = re.compile(r".+_(?P<tf>\d+[SMHD])_\d{8}T\d{6}Z_\d{4}\.csv")
 TICK_NAME = re.compile(r".+_ticks_\d{8}T\d{6}Z_\d{4}\.csv")
+PAYOUT_NAME = re.compile(r".+_payouts_\d{8}T\d{6}Z_\d{4}\.csv")
+HEADERS = {
+    "ticks": "timestamp,price",
+    "candles": "timestamp,open,high,low,close,ticks,volume,complete",
+    "payouts": "timestamp,payout,open",
+}
 TF_FOLDERS = {
     f"{x}_candle_data" for x in ("1S", "5S", "10S", "15S", "30S", "1M", "5M", "15M", "1H", "4H", "1D")
 }
@@ -132,6 +154,9 @@ def check_names(data: Path) -> None:
             assert m, f"{folder.name}/{f.name}"
             if folder.name != "tick_data":
                 assert folder.name.startswith(m.group("tf") + "_")
+    payouts = data / "payouts"
+    for f in payouts.iterdir() if payouts.is_dir() else ():
+        assert PAYOUT_NAME.fullmatch(f.name), f"payouts/{f.name}"
 
 
 def on_disk(data: Path) -> dict[tuple[str, str, int | None], list[list[str]]]:
@@ -143,16 +168,15 @@ def on_disk(data: Path) -> dict[tuple[str, str, int | None], list[list[str]]]:
         text = df.path.read_text()
         assert text.endswith("\n"), f"{df.path.name} ends in a torn line"
         lines = text.splitlines()
-        header = "timestamp,price" if df.kind == "ticks" else "timestamp,open,high,low,close,ticks"
-        assert lines[0] == header
+        assert lines[0] == HEADERS[df.kind]
         rows = [line.split(",") for line in lines[1:]]
-        pattern = TICK_ROW if df.kind == "ticks" else CANDLE_ROW
+        pattern = CANDLE_ROW if df.kind == "candles" else TICK_ROW
         assert all(pattern.fullmatch(r[0]) for r in rows), df.path.name
         out.setdefault((df.kind, df.asset, df.tf), []).extend(rows)
     return out
 
 
-def expected(records: list[Tick | Candle | HistoryBatch]) -> dict[tuple[str, str, int | None], list[tuple]]:
+def expected(records: list[Published]) -> dict[tuple[str, str, int | None], list[tuple]]:
     """What the files must hold, computed from the published records (stream order per series)."""
     out: dict[tuple[str, str, int | None], list[tuple]] = {}
     for r in records:
@@ -160,8 +184,10 @@ def expected(records: list[Tick | Candle | HistoryBatch]) -> dict[tuple[str, str
             out.setdefault(("ticks", r.asset, None), []).append((r.ts, r.price))
         elif isinstance(r, Candle) and r.closed:
             out.setdefault(("candles", r.asset, r.tf), []).append(
-                (float(r.time), r.open, r.high, r.low, r.close, r.ticks)
+                (float(r.time), r.open, r.high, r.low, r.close, r.ticks, r.volume, r.complete)
             )
+        elif isinstance(r, Payout):
+            out.setdefault(("payouts", r.asset, None), []).append((r.ts, r.payout, r.open))
     return out
 
 
@@ -170,7 +196,12 @@ def parsed(rows: dict[tuple[str, str, int | None], list[list[str]]]) -> dict[tup
         ts = datetime.fromisoformat(row[0]).timestamp()
         if kind == "ticks":
             return (ts, float(row[1]))
-        return (ts, *(float(x) for x in row[1:5]), int(row[5]))
+        if kind == "payouts":
+            assert row[2] in ("0", "1")
+            return (ts, float(row[1]), row[2] == "1")
+        assert row[7] in ("0", "1")
+        volume = int(row[6]) if row[6] else None
+        return (ts, *(float(x) for x in row[1:5]), int(row[5]), volume, row[7] == "1")
 
     return {k: [one(k[0], r) for r in v] for k, v in rows.items()}
 
@@ -190,7 +221,13 @@ def ticks_of(asset: str, n: int, start: float = T0, price: float = 1.1) -> list[
 
 
 def bars_of(asset: str, tf: int, times: list[int]) -> list[Candle]:
-    return [Candle(asset, tf, t, 1.1, 1.3, 1.0, 1.2 + i * 1e-4, 5 + i, True) for i, t in enumerate(times)]
+    # Every third bar incomplete, every other one with the broker's volume: both columns vary.
+    return [
+        Candle(
+            asset, tf, t, 1.1, 1.3, 1.0, 1.2 + i * 1e-4, 5 + i, True, i % 3 != 2, 800 + i if i % 2 else None
+        )
+        for i, t in enumerate(times)
+    ]
 
 
 def ticks_and_bars(n: int) -> list[Tick | Candle | HistoryBatch]:
@@ -225,19 +262,23 @@ def test_known_stream_gives_exact_files(
     keys = Keys(prefix)
     data = tmp_path / "data"
     minute = int(T0) // 60 * 60
-    records: list[Tick | Candle | HistoryBatch] = [
+    records: list[Published] = [
         *ticks_of("EURUSD_otc", 25),
         *ticks_of("#AAPL_otc", 7, price=190.0),
         HistoryBatch("EURUSD_otc", 60, ((minute - 60, 1.0, 1.2, 0.9, 1.1),), ((T0 - 1, 1.0),)),
         *bars_of("EURUSD_otc", 60, [minute + 60 * i for i in (0, 1, 2, 3, 4, 7, 8, 9, 10)]),  # 2 missing
         *bars_of("EURUSD_otc", 300, [minute + 300 * i for i in range(3)]),
         Candle("EURUSD_otc", 60, minute + 660, 1.1, 1.3, 1.0, 1.2, 3, False),  # not closed: not a row
+        Payout("EURUSD_otc", T0 + 0.5, 92.0, True),
+        Payout("#AAPL_otc", T0 + 1.25, 80.0, True),
+        Payout("EURUSD_otc", T0 + 90.75, 87.5, False),
     ]
     publish(rclient, keys, records)
     rclient.xadd(keys.ticks(0), {"d": b"\xc1 not msgpack"})
     started = time.time()
     svc = service("--candle-chunk-size", "4", "--tick-chunk-size", "10")
-    wait_until(lambda: drained(rclient, all_streams(keys, (60, 300))), what="all entries acknowledged")
+    streams = [*all_streams(keys, (60, 300)), keys.payouts()]
+    wait_until(lambda: drained(rclient, streams), what="all entries acknowledged")
     assert svc.stop() == 0
 
     names = sorted(str(d.path.relative_to(data)) for d in iter_data_files(data))
@@ -255,6 +296,8 @@ def test_known_stream_gives_exact_files(
             f"realtime_stream/tick_data/EURUSD_otc_ticks_{s}_0001.csv",
             f"realtime_stream/tick_data/EURUSD_otc_ticks_{s}_0002.csv",
             f"realtime_stream/tick_data/EURUSD_otc_ticks_{s}_0003.csv",
+            f"payouts/#AAPL_otc_payouts_{s}_0001.csv",
+            f"payouts/EURUSD_otc_payouts_{s}_0001.csv",
         ]
     )
     counts = {d.path.name: len(d.path.read_text().splitlines()) - 1 for d in iter_data_files(data)}
@@ -264,7 +307,16 @@ def test_known_stream_gives_exact_files(
     first = (data / f"realtime_stream/tick_data/EURUSD_otc_ticks_{s}_0001.csv").read_text().splitlines()[:2]
     assert first == ["timestamp,price", "2026-11-22T03:00:00.000Z,1.1"]
     candle = (data / f"realtime_stream/5M_candle_data/EURUSD_otc_5M_{s}_0001.csv").read_text().splitlines()
-    assert candle[:2] == ["timestamp,open,high,low,close,ticks", "2026-11-22T03:00:00Z,1.1,1.3,1.0,1.2,5"]
+    assert candle == [
+        "timestamp,open,high,low,close,ticks,volume,complete",
+        "2026-11-22T03:00:00Z,1.1,1.3,1.0,1.2,5,,1",
+        "2026-11-22T03:05:00Z,1.1,1.3,1.0,1.2001,6,801,1",
+        "2026-11-22T03:10:00Z,1.1,1.3,1.0,1.2002,7,,0",
+    ]
+    payouts = (data / f"payouts/EURUSD_otc_payouts_{s}_0001.csv").read_text()
+    assert (
+        payouts == "timestamp,payout,open\n2026-11-22T03:00:00.500Z,92,1\n2026-11-22T03:01:30.750Z,87.5,0\n"
+    )
     assert parsed(on_disk(data)) == expected(records)
 
     res = subprocess.run(
@@ -280,6 +332,7 @@ def test_known_stream_gives_exact_files(
     assert series[("EURUSD_otc", "1m")]["files"] == 3
     assert series[("EURUSD_otc", "1m")]["gaps"] == 1
     assert series[("EURUSD_otc", "1m")]["missing_candles"] == 2
+    assert series[("EURUSD_otc", "1m")]["incomplete"] == 3  # bars 2, 5 and 8 of the nine
     assert series[("EURUSD_otc", "ticks")]["first"] == "2026-11-22T03:00:00.000Z"
     assert series[("EURUSD_otc", "ticks")]["last"] == "2026-11-22T03:00:06.000Z"
     assert series[("#AAPL_otc", "ticks")]["rows"] == 7
@@ -295,16 +348,18 @@ def test_sigkill_at_random_points_keeps_every_row_exactly_once(
     data = tmp_path / "data"
     assets = ["EURUSD_otc", "#AAPL_otc", "../../etc/x", "a/b", "..", "con", "\x00evil", "x" * 300]
     minute = int(T0) // 60 * 60
-    records: list[Tick | Candle | HistoryBatch] = []
-    for i in range(80):  # 80 rounds: ticks of every asset, then its new bars
+    records: list[Published] = []
+    for i in range(80):  # 80 rounds: ticks of every asset, then its new bars (and payout changes)
         for j, a in enumerate(assets):
             records += ticks_of(a, 60, start=T0 + i * 15, price=1.0 + j)
             records += bars_of(a, 60, [minute + 60 * (4 * i + k) for k in range(4)])
             if i % 5 == 4:
                 records += bars_of(a, 300, [minute + 300 * (i // 5)])
+            if i % 10 == j % 10:
+                records.append(Payout(a, T0 + i * 15 + 0.125, 70.0 + (i + j) % 23, i % 20 != 0))
     rng = random.Random()
 
-    def feed(part: list[Tick | Candle | HistoryBatch]) -> None:
+    def feed(part: list[Published]) -> None:
         client = redis.Redis.from_url(redis_url)
         for k in range(0, len(part), 1000):
             publish(client, keys, part[k : k + 1000])
@@ -328,8 +383,9 @@ def test_sigkill_at_random_points_keeps_every_row_exactly_once(
         kills += 1
         feeder.join()
     svc = service("--candle-chunk-size", "50", "--tick-chunk-size", "700")
-    wait_until(lambda: drained(rclient, all_streams(keys, (60, 300))), timeout=60, what="all acknowledged")
-    svc.stop()
+    streams = [*all_streams(keys, (60, 300)), keys.payouts()]
+    wait_until(lambda: drained(rclient, streams), timeout=60, what="all acknowledged")
+    assert svc.stop() == 0
 
     assert kills == 6
     # Hostile names read back as the same assets; only the overlong one comes back cut.
@@ -363,7 +419,7 @@ def test_torn_last_line_is_repaired_on_restart(
     publish(rclient, keys, more)
     svc = service()
     wait_until(lambda: drained(rclient, all_streams(keys, ())), what="more ticks written")
-    svc.stop()
+    assert svc.stop() == 0
     assert newest.read_text().endswith("\n")
     assert parsed(on_disk(data)) == expected(first + more)
 
@@ -424,7 +480,7 @@ def test_unwritable_data_folder_keeps_entries_waiting_and_recovers(
             _chattr("-i", data)
     wait_until(lambda: drained(rclient, streams), what="the held ticks written")
     assert any(e.data["state"] == "recovered" for e in events(rclient, keys))
-    svc.stop()
+    assert svc.stop() == 0
     assert parsed(on_disk(data)) == expected(first + more)
 
 
@@ -441,7 +497,7 @@ def test_deleted_data_folder_is_made_again(
     more = ticks_of("EURUSD_otc", 20, start=T0 + 100)
     publish(rclient, keys, more)
     wait_until(lambda: drained(rclient, streams), what="ticks after the folder was deleted")
-    svc.stop()
+    assert svc.stop() == 0
     assert parsed(on_disk(data)) == expected(more)
     contract_check(redis_url, prefix, data)
 
@@ -457,7 +513,7 @@ def test_collect_candles_only(
     publish(rclient, keys, bars_of("EURUSD_otc", 120, [minute]))  # 2m: no folder in the layout
     svc = service("--collect-stream", "candle")
     wait_until(lambda: drained(rclient, [keys.bars(60)]), what="bars written")
-    svc.stop()
+    assert svc.stop() == 0
     assert parsed(on_disk(data)) == {k: v for k, v in expected(records).items() if k[0] == "candles"}
     # No group on the tick streams (nor on 2m bars), so nothing there waits for this service.
     assert all(not rclient.xinfo_groups(k) for k in keys.all_ticks(4) if rclient.exists(k))
@@ -481,7 +537,7 @@ def test_entries_delivered_again_never_become_second_rows(
     streams = all_streams(keys, (60,))
     svc = service()
     wait_until(lambda: drained(rclient, streams), what="first pass written")
-    svc.stop()
+    assert svc.stop() == 0
     # What a crash between writing and acknowledging looks like to the next start: Redis hands
     # out every entry again.
     for k in streams:
@@ -490,7 +546,7 @@ def test_entries_delivered_again_never_become_second_rows(
     publish(rclient, keys, more)
     svc = service()
     wait_until(lambda: drained(rclient, streams), what="second pass")
-    svc.stop()
+    assert svc.stop() == 0
     assert parsed(on_disk(data)) == expected(records + more)
 
 
@@ -529,7 +585,7 @@ def test_a_growing_backlog_is_reported(
     streams = all_streams(keys, ())
     wait_until(lambda: drained(rclient, streams), what="all written")
     wait_until(lambda: any(e.data["state"] == "recovered" for e in events(rclient, keys)), what="caught up")
-    svc.stop()
+    assert svc.stop() == 0
     said = [(e.data["state"], e.data["message"]) for e in events(rclient, keys)]
     behind = [m for s, m in said if s == "degraded"]
     assert behind and behind[0].startswith("falling behind: ")
@@ -549,7 +605,7 @@ def test_the_group_lag_is_what_waits_to_be_written_even_after_a_stop_before_the_
     svc = service()
     stream = keys.stream_of_ticks("EURUSD_otc", 4)
     wait_until(lambda: drained(rclient, [stream]), what="first ticks written")
-    svc.stop()
+    assert svc.stop() == 0
     # A stop between the commit and moving the group leaves the group behind what is on disk.
     rclient.xgroup_setid(stream, "persistence", "0")
     publish(rclient, keys, ticks_of("EURUSD_otc", 20, start=T0 + 100))

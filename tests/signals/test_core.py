@@ -25,7 +25,7 @@ def live(rows, strategy, params, rules, tf=60, cap=100_000, payout=None):
         how = w.add(row)
         assert how != LATE
         for ev in paper.on_candle("A", tf, row[0], row[4], how == GAP):
-            if ev["kind"] == "settle":
+            if ev.kind == "settle":
                 settled.append(ev)
             else:
                 voided += 1
@@ -47,21 +47,19 @@ def backtest(rows, strategy, params, config, tf=60):
 
 
 def same_trades(settled, expected):
-    got = [
-        {
-            "entry_time": e["entry_time"],
-            "expiry_time": e["expiry_time"],
-            "direction": e["direction"],
-            "confidence": e["confidence"],
-            "entry_price": e["entry_price"],
-            "expiry_price": e["expiry_price"],
-            "outcome": e["outcome"],
-            "stake": e["stake"],
-            "pnl": e["pnl"],
-            "balance": e["balance"],
-        }
-        for e in settled
-    ]
+    fields = (
+        "entry_time",
+        "expiry_time",
+        "direction",
+        "confidence",
+        "entry_price",
+        "expiry_price",
+        "outcome",
+        "stake",
+        "pnl",
+        "balance",
+    )
+    got = [{k: getattr(e, k) for k in fields} for e in settled]
     want = [{k: t[k] for k in got[0]} for t in expected] if got else []
     assert len(settled) == len(expected)
     assert got == want  # exact: the same floats, not close ones
@@ -163,7 +161,7 @@ def test_paper_state_survives_a_round_trip():
             ev = paper.on_signal(paper.book("k", "A", 60, "1m"), row[0], row[4], d, c, 0.92)
             events += [ev] if ev else []
     _, want = backtest(rows, strategy, params, EngineConfig(expiry=4, fraction=0.1))
-    same_trades([e for e in events if e["kind"] == "settle"], want)
+    same_trades([e for e in events if e.kind == "settle"], want)
 
 
 def test_strategies_text_is_read_with_clear_errors():

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import redis
 
-from services.backtest import datasets
 from services.backtest.engine import TRADE_COLUMNS
 from services.backtest.strategies import get_strategy
 from services.bus.keys import Keys
-from services.bus.records import unpack
-from services.persistence.layout import candle_file, iso_utc
+from services.bus.records import pack, unpack
+from services.bus.trading import Signal
+from services.files import datasets
+from services.files.layout import candle_file, iso_utc
 from tests.signals import service
 from tests.signals.candles import random_walk, real_candles
 
@@ -300,7 +303,11 @@ def test_redis_going_away_is_waited_out(po_data, test_env, prefix, private_redis
         last = service.publish_bars(client, prefix, "EURUSD_otc", candles["EURUSD_otc"][:100])
         service.wait_applied(client, prefix, Keys(prefix).bars(60), last, proc)
         private_redis.stop()
-        time.sleep(2.0)
+        deadline = time.monotonic() + 20
+        while "Redis is not reachable" not in log.read_text():
+            assert proc.poll() is None, "the service must wait for Redis, not exit"
+            assert time.monotonic() < deadline, "the service never noticed Redis was gone"
+            time.sleep(0.1)
         assert proc.poll() is None, "the service must wait for Redis, not exit"
         private_redis.start()
         client = redis.Redis.from_url(private_redis.url)
@@ -313,37 +320,62 @@ def test_redis_going_away_is_waited_out(po_data, test_env, prefix, private_redis
     assert "Traceback" not in log.read_text()
 
 
-def test_terminal_view_follows_new_signals(test_env, rclient, prefix, tmp_path):
-    from services.bus.records import pack_map
+def _read_into(pipe, chunks: list[bytes]) -> threading.Thread:
+    """Collect everything a process writes to ``pipe`` (a thread: a pipe read blocks)."""
 
+    def read() -> None:
+        while chunk := os.read(pipe.fileno(), 65536):
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def _wait_for_output(chunks: list[bytes], words: str, proc, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while words.encode() not in b"".join(chunks):
+        assert proc.poll() is None, "the view stopped"
+        assert time.monotonic() < deadline, f"the view never showed {words!r}"
+        time.sleep(0.05)
+
+
+def test_terminal_view_follows_new_signals(test_env, rclient, prefix, tmp_path):
+    # A terminal view redraws as it goes, so what it shows can be waited for while it runs.
+    terminal = {"COLUMNS": "200", "TTY_COMPATIBLE": "1", "TERM": "xterm"}
+    errors = tmp_path / "view.err"
     view = subprocess.Popen(
         [sys.executable, "-m", "services.qf", "signals"],
         cwd=ROOT,
-        env={**test_env, "COLUMNS": "200"},
+        env={**test_env, **terminal},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=errors.open("wb"),
     )
+    chunks: list[bytes] = []
+    reader = _read_into(view.stdout, chunks)
     try:
-        time.sleep(2.5)  # started and following
-        signal_map = {
-            "v": 1,
-            "asset": "AUDCAD_otc",
-            "timeframe": 60,
-            "label": "1m",
-            "time": 1781430720,
-            "direction": -1,
-            "confidence": 0.75,
-            "strategy": "sma_cross",
-            "run": "sma_cross",
-            "params": {"fast": 5, "slow": 20},
-            "price": 0.91234,
-            "contract": None,
-        }
-        rclient.xadd(Keys(prefix).signals(), {"d": pack_map(signal_map)})
-        time.sleep(1.5)
+        # The board is drawn once the streams were read: from then on it follows them.
+        _wait_for_output(chunks, "Live signals", view)
+        assert b"AUDCAD_otc" not in b"".join(chunks)
+        signal_record = Signal(
+            id="sma_cross@AUDCAD_otc:1m#1781430720",
+            asset="AUDCAD_otc",
+            timeframe=60,
+            time=1781430720,
+            direction=-1,
+            confidence=0.75,
+            strategy="sma_cross",
+            params={"fast": 5, "slow": 20},
+            run="sma_cross",
+            price=0.91234,
+            ts=1781430781.0,
+        )
+        rclient.xadd(Keys(prefix).signals(), {"d": pack(signal_record)})
+        _wait_for_output(chunks, "AUDCAD_otc", view)
     finally:
         view.send_signal(signal.SIGTERM)
-        out, err = view.communicate(timeout=20)
-    assert view.returncode == 0, err
+        view.wait(timeout=20)
+        reader.join(timeout=10)
+    out = b"".join(chunks).decode()
+    assert view.returncode == 0, errors.read_text()
     assert "AUDCAD_otc" in out and "PUT" in out and "0.75" in out

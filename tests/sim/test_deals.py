@@ -105,6 +105,8 @@ def test_open_then_settle_a_win_a_loss_and_a_tie() -> None:
         (order(amount=0.5), "The minimum amount is 1."),
         (order(amount=20000), "Not enough money"),
         (order(time=0), "expiration"),
+        (order(time=4), "expiration"),
+        (order(time=43_201), "expiration"),
         (order(time=30.5), "expiration"),
     ],
 )
@@ -154,7 +156,9 @@ def test_bodies_have_the_notes_sample_fields_and_decode_like_them() -> None:
         "payout_percent": 92.0,
         "is_demo": True,
         "currency": "USD",
+        "request_id": "7",  # the page's own number, echoed while the deal is open
     }
-    assert deals[1] == {**deals[0], "state": "closed", "close_price": 1.08441, "profit": -10.0}
+    closed = {"state": "closed", "close_price": 1.08441, "profit": -10.0, "request_id": None}
+    assert deals[1] == {**deals[0], **closed}
     assert [e.data["balance"] for e in out if e.type == "balance"] == [9990.0, 9990.0]
     assert dec.counters["deal_offset_measured"] == 1

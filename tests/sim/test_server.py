@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -98,6 +98,21 @@ async def capture(ws: ClientConnection, frames: list[Frame], *, answer_pings: bo
         pass
 
 
+async def until(cond: Callable[[], object], what: str, guard: float = 30.0) -> None:
+    """Wait until ``cond()`` holds; fail after a generous guard time (not a speed check)."""
+    deadline = time.monotonic() + guard
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def decoded(frames: list[Frame]) -> list[object]:
+    """What the frames received so far decode to (a fresh decoder each time)."""
+    dec = Decoder()
+    return [r for f in list(frames) for r in dec.feed(f)]
+
+
 def ws_url_of(ws: ClientConnection) -> str:
     return f"ws://127.0.0.1:{ws.remote_address[1]}/socket.io/?EIO=4&transport=websocket"
 
@@ -110,9 +125,20 @@ def test_ticks_decoded_from_the_wire_equal_the_truth_file(sim: Sim) -> None:
             opening = await handshake(ws)
             assert opening["pingInterval"] == 500 and opening["upgrades"] == []
             reader = asyncio.create_task(capture(ws, frames))
-            await asyncio.sleep(1.0)
+            # live GBPUSD ticks first, so the history below must end where they stand
+            await until(
+                lambda: any(isinstance(r, Tick) and r.asset == "GBPUSD_otc" for r in decoded(frames)),
+                "a live GBPUSD_otc tick",
+            )
             await ws.send('42["changeSymbol",{"asset":"GBPUSD_otc","period":60}]')
-            await asyncio.sleep(2.0)
+
+            def enough() -> bool:
+                out = decoded(frames)
+                pings = sum(1 for f in list(frames) if f.payload == "2")
+                ticks = sum(1 for r in out if isinstance(r, Tick))
+                return pings >= 3 and ticks >= 20 and any(isinstance(r, HistoryBatch) for r in out)
+
+            await until(enough, "the history, 20 live ticks and 3 pings")
             # stop the server while still reading, so every tick it sent is received
             await asyncio.to_thread(sim.stop)
             await asyncio.wait_for(reader, 10)

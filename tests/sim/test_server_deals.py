@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.bus.records import Event, pack
+from services.bus.records import Event, Tick, pack
 from services.ingest.decoder import Decoder
 from services.ingest.frames import Frame
-from tests.sim.test_server import Sim, handshake, start_sim, ws_url_of
+from services.sim.server import deals_truth_path
+from tests.sim.test_server import Sim, decoded, handshake, start_sim, until, ws_url_of
 
 
 @pytest.fixture
@@ -30,11 +32,12 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
 
 ORDERS = [
     # (action, asset, amount, expiry seconds)
-    ("call", "EURUSD_otc", 10, 2),
-    ("put", "GBPUSD_otc", 5, 1),
-    ("put", "EURUSD_otc", 7, 3),
-    ("call", "GBPUSD_otc", 0.5, 2),  # below the minimum: refused
-    ("call", "NOPE_otc", 10, 2),  # no such asset: refused
+    ("call", "EURUSD_otc", 10, 6),
+    ("put", "GBPUSD_otc", 5, 5),
+    ("put", "EURUSD_otc", 7, 7),
+    ("call", "GBPUSD_otc", 0.5, 6),  # below the minimum: refused
+    ("call", "NOPE_otc", 10, 6),  # no such asset: refused
+    ("call", "EURUSD_otc", 10, 4),  # shorter than the broker's 5 s: refused
 ]
 
 
@@ -45,6 +48,12 @@ def last_price(truth: list[tuple[str, float, float]], asset: str, at: float) -> 
 
 def test_orders_are_answered_and_settled_like_the_broker(sim: Sim) -> None:
     frames: list[Frame] = []
+
+    def every_deal_settled() -> bool:
+        events = [r for r in decoded(frames) if isinstance(r, Event)]
+        closed = [e for e in events if e.type == "deal" and e.data["state"] == "closed"]
+        open_lists = [e.data["deals"] for e in events if e.type == "deals" and e.data["state"] == "open"]
+        return len(closed) == 3 and bool(open_lists) and open_lists[-1] == []
 
     async def session() -> None:
         async with connect(sim.ws_url, max_size=None) as ws:
@@ -69,15 +78,20 @@ def test_orders_are_answered_and_settled_like_the_broker(sim: Sim) -> None:
                     pass
 
             reader = asyncio.create_task(read(ws))
-            await asyncio.sleep(1.0)  # both assets have been quoted by now (4 ticks/s each)
+            await until(
+                lambda: (
+                    {r.asset for r in decoded(frames) if isinstance(r, Tick)} == {"EURUSD_otc", "GBPUSD_otc"}
+                ),
+                "a quote of both assets",
+            )
             for i, (action, asset, amount, expiry) in enumerate(ORDERS):
                 body = (
                     f'{{"asset":"{asset}","amount":{amount},"action":"{action}","isDemo":1,'
                     f'"requestId":{100 + i},"optionType":100,"time":{expiry}}}'
                 )
                 await send(f'42["openOrder",{body}]')
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(4.5)  # every deal has expired and been settled
+                await asyncio.sleep(0.05)  # orders a moment apart, as a trader clicks
+            await until(every_deal_settled, "every deal to expire and be settled")
             await asyncio.to_thread(sim.stop)
             await asyncio.wait_for(reader, 10)
 
@@ -100,8 +114,13 @@ def test_orders_are_answered_and_settled_like_the_broker(sim: Sim) -> None:
     assert [(d["asset"], d["direction"], d["amount"]) for d in failed] == [
         ("GBPUSD_otc", "call", 0.5),
         ("NOPE_otc", "call", 10.0),
+        ("EURUSD_otc", "call", 10.0),
     ]
-    assert all(d["error"] for d in failed)
+    assert [d["error"] for d in failed] == [
+        "The minimum amount is 1.",
+        "This asset is not available.",
+        "expiration",
+    ]
     assert set(closed) == {d["id"] for d in opened}
 
     balance = 10000.0
@@ -126,6 +145,11 @@ def test_orders_are_answered_and_settled_like_the_broker(sim: Sim) -> None:
     balances = [e.data["balance"] for e in events if e.type == "balance"]
     assert balances[0] == 10000.0
     assert balances[-1] == pytest.approx(balance, abs=1e-6)
+    # every settled deal is in the simulator's own truth file, with the result the page was told
+    rows = [json.loads(x) for x in deals_truth_path(sim.truth).read_text().splitlines()]
+    assert {r["id"]: r["profit"] for r in rows} == {i: c["profit"] for i, c in closed.items()}
+    assert sorted(r["request_id"] for r in rows) == [100, 101, 102]
+    assert all(r["is_demo"] == 1 for r in rows)
 
     closed_lists = [e.data for e in events if e.type == "deals" and e.data["state"] == "closed"]
     assert [d["id"] for d in closed_lists[-1]["deals"]] == sorted(

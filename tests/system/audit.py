@@ -110,6 +110,9 @@ def tick_rows(name: str, text: str) -> list[TickRow]:
     return [(m["asset"], parse_time(r[0]), float(r[1])) for r in rows[1:] if r]
 
 
+CANDLE_HEADER = ["timestamp", "open", "high", "low", "close", "ticks"]
+
+
 def candle_rows(name: str, text: str) -> list[Bar]:
     """The candles of one candle file (its name carries the asset and timeframe)."""
     m = CANDLE_FILE.fullmatch(name)
@@ -117,7 +120,8 @@ def candle_rows(name: str, text: str) -> list[Bar]:
         raise ValueError(f"{name} is not a candle file name")
     tf = tf_seconds(m["tf"])
     rows = list(csv.reader(io.StringIO(text)))
-    if not rows or rows[0] != ["timestamp", "open", "high", "low", "close", "ticks"]:
+    # DESIGN §4: the six columns, and in newer files the broker's volume and `complete` after them.
+    if not rows or rows[0] not in (CANDLE_HEADER, [*CANDLE_HEADER, "volume", "complete"]):
         raise ValueError(f"{name} has no candle header")
     return [
         (

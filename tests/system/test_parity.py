@@ -25,11 +25,11 @@ import pandas as pd
 import pytest
 import redis
 
-from services.backtest import datasets
 from services.backtest.engine import TRADE_COLUMNS
 from services.backtest.strategies import get_strategy
 from services.bus.keys import Keys
 from services.bus.records import unpack
+from services.files import datasets
 from services.sim.feed import SimFeed, encode_event
 from tests.signals.candles import BROKER_OFFSET
 from tests.system.harness import Proc, caught_up, python_service, wait_until

@@ -136,6 +136,16 @@ def walk(asset: str, tf: int, n: int, start: int, seed: int) -> list[Candle]:
     return out
 
 
+def publish_recent(bus: Bus, asset: str, seed: int, n: int = 40) -> list[Candle]:
+    """``n`` one-minute candles of a seeded walk up to the current minute, published with the
+    page reported connected: a live chart with nothing left to wait for."""
+    rows = walk(asset, 60, n, (int(time.time()) // 60 - n) * 60, seed=seed)
+    for c in rows:
+        bus.candle(c)
+    bus.event("chrome_status", state="connected", reason="")
+    return rows
+
+
 class Page:
     """A real headless Chromium on one page, driven by ``web/e2e/driver.mjs`` over JSON lines."""
 
@@ -167,6 +177,36 @@ class Page:
         """Wait until the element's text (or ``attr``) meets ``equals``/``notEquals``/``matches``."""
         return self.do("wait", testid=testid, timeout=int(timeout * 1000), **cond)
 
+    def wait_count(self, testid: str, count: int, timeout: float = 30) -> None:
+        """Wait until exactly ``count`` elements carry ``testid``."""
+        deadline = time.monotonic() + timeout
+        while (got := self.do("count", testid=testid)) != count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{got} elements {testid!r}, waited for {count}")
+            time.sleep(0.1)
+
+    def chart_candles(self, chart: str = "chart") -> list[dict[str, float]] | None:
+        """What chart ``chart`` (its testid) really holds: its series' data, read from
+        lightweight-charts itself. Needs a page opened with ``?probe=1`` (see ``probe_url``)."""
+        got = self.do("chart_candles", chart=chart)
+        return None if got is None else list(got)
+
+    def wait_chart_candles(
+        self, want: Iterable[Candle], chart: str = "chart", timeout: float = 15
+    ) -> list[dict[str, float]]:
+        """Wait until the chart's series holds exactly ``want`` (times and OHLC), in order."""
+        expected = [
+            {"time": c.time, "open": c.open, "high": c.high, "low": c.low, "close": c.close} for c in want
+        ]
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.chart_candles(chart)
+            if got == expected:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{chart} holds {_differences(got, expected)}")
+            time.sleep(0.1)
+
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
@@ -183,6 +223,37 @@ class Page:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+
+def markers(page: Page) -> list[dict[str, Any]]:
+    """The markers the live chart draws (signals, paper trades, orders, deals)."""
+    return json.loads(page.do("read", testid="chart", attr="data-markers") or "[]")
+
+
+def wait_markers(page: Page, want: set[tuple[str, Any]], timeout: float = 15) -> list[dict[str, Any]]:
+    """The chart's markers once every ``(kind, time)`` of ``want`` is among them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = markers(page)
+        if want <= {(m["kind"], m["time"]) for m in got}:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"markers {sorted(want)} not all drawn; drawn: {got}")
+        time.sleep(0.1)
+
+
+def probe_url(url: str) -> str:
+    """The app's address with the test flag that lets ``Page.chart_candles`` read the charts."""
+    return f"{url}/?probe=1"
+
+
+def _differences(got: list[dict[str, float]] | None, want: list[dict[str, float]]) -> str:
+    if got is None:
+        return "nothing readable (was the page opened with ?probe=1?)"
+    wrong = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=False)) if g != w]
+    return (
+        f"{len(got)} candles where {len(want)} were sent; first differences (index, held, sent): {wrong[:3]}"
+    )
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.bus.records import Candle
-from tests.web.helpers import Bus, Gateway, Page, served_gateway, walk
+from tests.web.helpers import Bus, Gateway, Page, probe_url, served_gateway, walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -53,7 +53,7 @@ def wait_price_of(page: Page, testid: str, price: float, timeout: float = 15) ->
 def test_live_chart_shows_switches_and_follows(
     gateway: Gateway, page: Page, bus: Bus, history: dict[tuple[str, int], list[Candle]]
 ) -> None:
-    page.do("open", url=gateway.url)
+    page.do("open", url=probe_url(gateway.url))
     page.wait("connection-status", attr="data-state", equals="connected")
     page.wait("chrome-status", attr="data-state", equals="connected")
     page.wait("live-badge", attr="data-live", equals="true")
@@ -69,9 +69,28 @@ def test_live_chart_shows_switches_and_follows(
     eur = history[("EURUSD_otc", 60)]
     wait_price(page, eur[-1].close)
     page.wait("candle-count", matches=rf"^{len(eur)} candles$")
+    page.wait_chart_candles(eur)
     page.shot("live-eurusd-1m")
+    forming_close = forming_candle_moves_in_place(page, bus, history)
 
-    # The forming candle moves in place, then a new one is appended.
+    # Switching asset and timeframe shows that stream's candles.
+    page.do("select", testid="asset-select", value="GBPUSD_otc")
+    page.do("select", testid="timeframe-select", value="300")
+    gbp5 = history[("GBPUSD_otc", 300)]
+    wait_price(page, gbp5[-1].close)
+    page.wait("candle-count", matches=rf"^{len(gbp5)} candles$")
+    page.wait_chart_candles(gbp5)  # nothing left over from the previous stream
+    page.shot("live-gbpusd-5m")
+
+    two_charts_side_by_side(page, history)
+    charts_follow_pocketoption(page, bus, history, forming_close)
+
+
+def forming_candle_moves_in_place(
+    page: Page, bus: Bus, history: dict[tuple[str, int], list[Candle]]
+) -> float:
+    """The forming candle moves in place, then a new one is appended; returns its last close."""
+    eur = history[("EURUSD_otc", 60)]
     nxt = eur[-1].time + 60
     forming = Candle("EURUSD_otc", 60, nxt, eur[-1].close, 1.5, 0.5, 1.23456, 3, False)
     bus.candle(forming)
@@ -85,33 +104,38 @@ def test_live_chart_shows_switches_and_follows(
     bus.candle(Candle("GBPUSD_otc", 60, gbp[-1].time + 60, 2, 2, 2, 2.5, 1, False))
     bus.candle(replace(forming, close=1.23399, ticks=5))
     wait_price(page, 1.23399)
+    # What the chart itself holds: the history, then the forming candle as last sent, and no
+    # candle of the other asset.
+    page.wait_chart_candles([*eur, replace(forming, close=1.23399)])
+    return 1.23399
 
-    # Switching asset and timeframe shows that stream's candles.
-    page.do("select", testid="asset-select", value="GBPUSD_otc")
-    page.do("select", testid="timeframe-select", value="300")
+
+def two_charts_side_by_side(page: Page, history: dict[tuple[str, int], list[Candle]]) -> None:
+    """Two charts side by side, each with its own stream; indicators drawn on both."""
     gbp5 = history[("GBPUSD_otc", 300)]
-    wait_price(page, gbp5[-1].close)
-    page.wait("candle-count", matches=rf"^{len(gbp5)} candles$")
-    page.shot("live-gbpusd-5m")
-
-    # Two charts side by side, each with its own stream; indicators drawn on both.
     page.do("select", testid="layout-select", value="2")
     page.do("select", testid="asset-select-2", value="EURUSD_otc")
     page.do("select", testid="timeframe-select-2", value="300")
     wait_price_of(page, "last-price-2", history[("EURUSD_otc", 300)][-1].close)
     wait_price(page, gbp5[-1].close)
+    page.wait_chart_candles(history[("EURUSD_otc", 300)], chart="chart-2")
     for name in ("sma", "bollinger", "rsi", "macd"):
         page.do("check", testid=f"indicator-{name}", checked=True)
     page.shot("two-charts-indicators")
     page.do("select", testid="layout-select", value="1")
 
-    # Follow PocketOption: what the user picks there moves the chart; the pickers are locked.
+
+def charts_follow_pocketoption(
+    page: Page, bus: Bus, history: dict[tuple[str, int], list[Candle]], eur_close: float
+) -> None:
+    """Follow PocketOption: what the user picks there moves the chart; the pickers are locked."""
+    gbp5 = history[("GBPUSD_otc", 300)]
     page.do("check", testid="follow-platform", checked=True)
     bus.event("platform_state", asset="EURUSD_otc", period=60)
     page.wait("asset-select", attr="value", equals="EURUSD_otc")
     page.wait("timeframe-select", attr="value", equals="60")
     page.wait("platform-state", attr="data-asset", equals="EURUSD_otc")
-    wait_price(page, 1.23399)
+    wait_price(page, eur_close)
     assert page.do("read", testid="asset-select", attr="disabled") is not None
     page.shot("follow-eurusd-1m")
     bus.event("platform_state", asset="GBPUSD_otc", period=300)
@@ -123,8 +147,13 @@ def test_live_chart_shows_switches_and_follows(
     page.do("check", testid="follow-platform", checked=False)
     bus.event("platform_state", asset="EURUSD_otc", period=60)
     page.wait("platform-state", attr="data-asset", equals="EURUSD_otc")
-    time.sleep(1.0)  # give a wrong move the chance to happen
+    # A wrong move would reach this chart's connection before a candle published after it: once
+    # that later candle is shown, the chart has had every chance to move.
+    marker = Candle("GBPUSD_otc", 300, gbp5[-1].time + 300, gbp5[-1].close, 2.5, 0.5, 1.98765, 1, False)
+    bus.candle(marker)
+    wait_price(page, marker.close)
     assert page.do("read", testid="asset-select", attr="value") == "GBPUSD_otc"
+    assert page.do("read", testid="timeframe-select", attr="value") == "300"
     page.shot("follow-off")
 
 
@@ -157,7 +186,34 @@ def test_gateway_loss_is_shown_and_recovers(
     bus.candle(Candle("EURUSD_otc", 60, late.time + 60, 1, 1.1, 0.9, 1.05555, 1, False))
     wait_price(page, 1.05555)
     # The "back online" banner hides by itself.
-    deadline = time.monotonic() + 8
-    while time.monotonic() < deadline and page.do("count", testid="status-banner"):
-        time.sleep(0.2)
-    assert page.do("count", testid="status-banner") == 0
+    page.wait_count("status-banner", 0)
+
+
+def test_incomplete_candles_are_drawn_apart_with_a_legend(
+    gateway: Gateway, page: Page, bus: Bus, history: dict[tuple[str, int], list[Candle]]
+) -> None:
+    eur = history[("EURUSD_otc", 60)]
+    last = eur[-1]
+    # A closed candle the capture did not see whole (it fell), then a forming one likewise (it rose).
+    gap = replace(last, time=last.time + 60, open=1.2, high=1.21, low=1.18, close=1.19, complete=False)
+    forming = replace(gap, time=gap.time + 60, open=1.19, close=1.2, high=1.2, closed=False)
+    bus.candle(gap)
+    page.do("open", url=probe_url(gateway.url))
+    page.wait("connection-status", attr="data-state", equals="connected")
+    page.do("select", testid="asset-select", value="EURUSD_otc")
+    page.do("select", testid="timeframe-select", value="60")
+    wait_price(page, gap.close)
+    bus.candle(forming)
+    wait_price(page, forming.close)
+
+    held = page.chart_candles() or []
+    assert [c["time"] for c in held] == [c.time for c in [*eur, gap, forming]]
+    whole, drawn_gap, drawn_forming = held[: len(eur)], held[-2], held[-1]
+    colour_keys = {"color", "borderColor", "wickColor"}
+    assert all(colour_keys.isdisjoint(c) for c in whole), "a complete candle got the incomplete colours"
+    for c in (drawn_gap, drawn_forming):
+        assert colour_keys <= set(c), f"an incomplete candle is drawn like a complete one: {c}"
+    # Each keeps its direction, faded: a falling and a rising one differ.
+    assert drawn_gap["color"] != drawn_forming["color"]
+    page.wait("incomplete-note", matches=r"faded: capture had a gap")
+    page.shot("live-incomplete-candles")

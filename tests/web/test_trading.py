@@ -3,8 +3,6 @@ real gateway; published to Redis the way the signals service and ingest do."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import redis
 
 from services.bus.records import Candle, pack_map
 from tests.gateway.entries import paper_map, signal_map
-from tests.web.helpers import Bus, Gateway, Page, served_gateway, walk
+from tests.web.helpers import Bus, Gateway, Page, publish_recent, served_gateway, wait_markers
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -24,12 +22,7 @@ BOOK = "rsi(period=14)|EURUSD_otc|1m"
 
 @pytest.fixture
 def candles(bus: Bus) -> list[Candle]:
-    now = int(time.time())
-    rows = walk(ASSET, 60, 40, (now // 60 - 40) * 60, seed=3)
-    for c in rows:
-        bus.candle(c)
-    bus.event("chrome_status", state="connected", reason="")
-    return rows
+    return publish_recent(bus, ASSET, seed=3)
 
 
 @pytest.fixture
@@ -46,21 +39,6 @@ def signal(t: int, direction: int) -> dict[str, Any]:
 
 def paper(kind: str, t: int, **numbers: Any) -> dict[str, Any]:
     return paper_map(kind, t, id=f"{BOOK}#{t}", confidence=0.8, **numbers)
-
-
-def markers(page: Page) -> list[dict[str, Any]]:
-    return json.loads(page.do("read", testid="chart", attr="data-markers") or "[]")
-
-
-def wait_markers(page: Page, want: set[tuple[str, int]], timeout: float = 15) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = markers(page)
-        if want <= {(m["kind"], m["time"]) for m in got}:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"markers {sorted(want)} not all drawn; drawn: {got}")
-        time.sleep(0.1)
 
 
 def test_signals_paper_trades_and_deals_on_the_chart(

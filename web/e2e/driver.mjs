@@ -4,7 +4,9 @@
 // Commands: {op: "open", url} | {op: "read", testid, attr?} | {op: "wait", testid, attr?,
 // equals?, notEquals?, matches?, timeout?} | {op: "select", testid, value} | {op: "check",
 // testid, checked} | {op: "click", testid} | {op: "options", testid} | {op: "count", testid} |
-// {op: "screenshot", path} | {op: "remote_select"|"remote_read", cdp, urlPrefix, testid, value?} |
+// {op: "screenshot", path} | {op: "chart_candles", chart} (what a chart's series holds, on a page
+// opened with ?probe=1) | {op: "chart_drag", testid, dx} (drag a chart dx pixels; > 0 scrolls back
+// in time) | {op: "remote_select"|"remote_read", cdp, urlPrefix, testid, value?} |
 // {op: "close"}. Answers: {ok: true, value} or {ok: false, error}.
 
 import readline from 'node:readline';
@@ -58,6 +60,19 @@ async function remotePage(c) {
   throw new Error(`no page at ${c.urlPrefix} in the browser at ${c.cdp}`);
 }
 
+// Drag a chart's plot sideways with the mouse, as a trader scrolls it: dx > 0 goes back in time.
+async function dragChart(c) {
+  const box = await el(c.testid).boundingBox();
+  if (!box) throw new Error(`no chart ${c.testid} on the page`);
+  const y = box.y + box.height / 2;
+  const from = c.dx > 0 ? box.x + box.width * 0.1 : box.x + box.width * 0.8;
+  await page.mouse.move(from, y);
+  await page.mouse.down();
+  await page.mouse.move(from + c.dx, y, { steps: 10 });
+  await page.mouse.up();
+  return true;
+}
+
 const ops = {
   remote_select: async (c) => (await remotePage(c)).locator(`[data-testid="${c.testid}"]`).selectOption(String(c.value)),
   remote_read: async (c) => (await (await remotePage(c)).locator(`[data-testid="${c.testid}"]`).innerText()).trim(),
@@ -75,6 +90,8 @@ const ops = {
     page.locator(c.selector).evaluateAll((els) => els.map((e) => Object.fromEntries([...e.attributes].map((a) => [a.name, a.value])))),
   screenshot: (c) => page.screenshot({ path: c.path, fullPage: true }).then(() => c.path),
   logs: () => logs.slice(-50),
+  chart_candles: (c) => page.evaluate((name) => window.__qfProbe?.candles(name) ?? null, c.chart),
+  chart_drag: dragChart,
 };
 
 const rl = readline.createInterface({ input: process.stdin });

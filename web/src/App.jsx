@@ -10,6 +10,9 @@ import { readAssets, readDatasets, readTimeframes } from './data/shapes.js';
 import { label, words } from './data/timeframes.js';
 import { NO_INDICATORS } from './ChartView.js';
 import { accountSummary, addDeals, addPaper, money, paperSummary } from './data/trading.js';
+import { addOrders } from './data/orders.js';
+import { readResultHash } from './data/backtests.js';
+import TradingPanel from './TradingPanel.jsx';
 
 const INDICATORS = [
   ['sma', 'Average (SMA 20)'],
@@ -34,7 +37,8 @@ function dateText(t) {
 export default function App() {
   const [status, dispatch] = useReducer((s, e) => reduceStatus(s, e, Date.now()), initialStatus);
   const [provider, setProvider] = useState('platform');
-  const [page, setPage] = useState('chart');
+  // A result's link (`#/backtests/<id>`) opens the backtest page.
+  const [page, setPage] = useState(() => (readResultHash(window.location.hash).length ? 'backtest' : 'chart'));
   const [assets, setAssets] = useState([]);
   const [timeframes, setTimeframes] = useState([]);
   const [datasets, setDatasets] = useState([]);
@@ -47,7 +51,13 @@ export default function App() {
   const [paper, setPaper] = useState([]);
   const [deals, setDeals] = useState({});
   const [balance, setBalance] = useState(null);
+  // The trader's orders (newest state of each) and its status, as the gateway relays them.
+  const [orders, setOrders] = useState({});
+  const [trading, setTrading] = useState(null);
   const [lastTrades, setLastTrades] = useState(null);
+  // The latest change in the broker's protocol the capture noticed: data may be missing.
+  const [protocol, setProtocol] = useState(null);
+  const [protocolSeen, setProtocolSeen] = useState(null);
   const sock = useRef(null);
 
   // Paper trades and the user's deals so far; live ones come over the socket.
@@ -60,6 +70,12 @@ export default function App() {
         setDeals((old) => addDeals(old, body.deals || []));
         if (body.balance != null) setBalance({ balance: body.balance, is_demo: body.is_demo });
       })
+      .catch(() => {});
+    getJson('/api/orders?limit=1000')
+      .then((body) => setOrders((old) => addOrders(old, body.orders)))
+      .catch(() => {});
+    getJson('/api/trading')
+      .then((body) => body && setTrading(body))
       .catch(() => {});
   };
 
@@ -104,6 +120,8 @@ export default function App() {
     s.on('deal', (d) => setDeals((old) => addDeals(old, [d])));
     s.on('deals', (msg) => setDeals((old) => addDeals(old, msg?.deals || [], msg?.state)));
     s.on('balance', (b) => b && setBalance(b));
+    s.on('order_update', (o) => setOrders((old) => addOrders(old, [o])));
+    s.on('trading_status', (t) => t && setTrading(t));
     s.on('disconnect', (reason) => dispatch({ type: 'disconnect', reason }));
     s.on('connect_error', (err) => dispatch({ type: 'disconnect', reason: err?.message }));
     s.on('connection_status', (payload) => {
@@ -112,6 +130,7 @@ export default function App() {
       refreshAssets();
     });
     s.on('chrome_reconnected', () => dispatch({ type: 'chrome_reconnected' }));
+    s.on('protocol_report', (p) => p && p.summary && setProtocol(p));
     s.on('backend_reconnected', () => {
       dispatch({ type: 'backend_reconnected' });
       refreshLists();
@@ -160,6 +179,7 @@ export default function App() {
   const panels = useMemo(() => Array.from({ length: layout }, (_, i) => i), [layout]);
   const gatewayState = status.gateway === 'connected' ? 'connected' : 'disconnected';
   const dealList = useMemo(() => Object.values(deals), [deals]);
+  const orderList = useMemo(() => Object.values(orders), [orders]);
   const paperNow = useMemo(() => paperSummary(paper), [paper]);
   const account = useMemo(() => accountSummary(balance, deals), [balance, deals]);
 
@@ -185,6 +205,11 @@ export default function App() {
           <Dot state={status.chrome} testid="chrome-status">
             Chrome {status.chrome === 'connected' ? 'connected' : status.chrome === 'unknown' ? '?' : 'not connected'}
           </Dot>
+          {protocol && (
+            <Dot state="warning" testid="protocol-alarm" title={`${protocol.summary}. ${protocol.suggestion}`}>
+              Protocol changed
+            </Dot>
+          )}
           {Object.entries(status.services).map(([name, s]) => (
             <Dot
               key={name}
@@ -200,6 +225,15 @@ export default function App() {
       {status.banner && (provider === 'platform' || status.gateway !== 'connected') && (
         <div className={`banner ${status.banner.kind}`} data-testid="status-banner" data-kind={status.banner.kind}>
           {status.banner.text}
+        </div>
+      )}
+      {protocol && protocolSeen !== protocol.ts && (
+        <div className="banner warning" data-testid="protocol-report">
+          <span data-testid="protocol-summary">{protocol.summary}.</span>{' '}
+          <span data-testid="protocol-suggestion">{protocol.suggestion}</span>{' '}
+          <button onClick={() => setProtocolSeen(protocol.ts)} className="link">
+            dismiss
+          </button>
         </div>
       )}
       {errors.length > 0 && (
@@ -283,11 +317,13 @@ export default function App() {
                 initial={i > 0 ? { timeframe: tfs[Math.min(i, tfs.length - 1)] } : undefined}
                 paper={paper}
                 deals={dealList}
+                orders={orderList}
                 trades={lastTrades}
               />
             ))}
           </div>
           <div className="trading">
+            <TradingPanel trading={trading} orders={orders} paperTotal={paperNow.total} />
             <PaperPanel summary={paperNow} />
             <AccountPanel account={account} />
           </div>

@@ -4,9 +4,14 @@ import { useEffect, useRef, useState } from 'react';
 import { ChartView } from './ChartView.js';
 import { connect } from './gateway.js';
 import { datasetCandles } from './api.js';
+import HistoryControl from './HistoryControl.jsx';
+import { when } from './history.js';
+import { useHistory } from './useHistory.js';
 import { mergeHistory } from './data/candles.js';
+import { exposeSeries } from './probe.js';
 import { label, toSeconds, words } from './data/timeframes.js';
 import { addSignal, dealMarkers, onChart, paperMarkers, signalMarkers } from './data/trading.js';
+import { orderDealIds, orderMarkers } from './data/orders.js';
 
 function tid(name, index) {
   return index === 0 ? name : `${name}-${index + 1}`;
@@ -37,6 +42,7 @@ export default function ChartPanel({
   initial,
   paper = [],
   deals = [],
+  orders = [],
   trades = null,
 }) {
   const box = useRef(null);
@@ -46,6 +52,7 @@ export default function ChartPanel({
   const [timeframe, setTimeframe] = useState(initial?.timeframe || 60);
   const [price, setPrice] = useState(null);
   const [count, setCount] = useState(0);
+  const [incomplete, setIncomplete] = useState(false);
   const [error, setError] = useState('');
   const [loading, setLoading] = useState(false);
   const [note, setNote] = useState('');
@@ -60,6 +67,7 @@ export default function ChartPanel({
 
   // What can be picked depends on the provider: live assets or collected datasets.
   const csv = provider === 'csv';
+  const history = useHistory(view, want, csv, setCount);
   const assetChoices = csv
     ? [...new Set(datasets.map((d) => d.asset))].sort().map((a) => ({ asset: a, label: a.replace(/_otc$/i, ' (OTC)') }))
     : assets;
@@ -92,16 +100,21 @@ export default function ChartPanel({
   // The chart lives as long as the panel.
   useEffect(() => {
     view.current = new ChartView(box.current, {
+      onNeedOlder: (before, reveal) => history.loadOlder.current(before, reveal),
       onLastPrice: (close, last) => {
         setPrice(close);
         setCount(view.current ? view.current.candles.length : 0);
+        setIncomplete(Boolean(view.current?.incomplete));
         if (last) box.current?.setAttribute('data-last-time', String(last.time));
       },
       // What is drawn, for tests and tools (the markers themselves are on a canvas).
       onMarkers: (drawn) => setShownMarkers(JSON.stringify(drawn.map((m) => ({ kind: m.kind, time: m.time, text: m.text })))),
     });
     view.current.setIndicators(indicators);
+    // Tests compare what the chart itself holds with what was sent (only on a ?probe=1 page).
+    const withdraw = exposeSeries(tid('chart', index), view.current.series);
     return () => {
+      withdraw();
       view.current.destroy();
       view.current = null;
     };
@@ -145,6 +158,7 @@ export default function ChartPanel({
       const { asset: a, timeframe: tf } = want.current;
       if (sameStream(msg, a, tf)) setSignals((old) => addSignal(old, msg));
     });
+    s.on('backfill_progress', (msg) => history.onProgress.current(msg));
     s.on('stream_started', () => setError(''));
     s.on('stream_error', (msg) => setError((msg && (msg.message || msg.code)) || 'The stream stopped with an error.'));
     return () => {
@@ -161,17 +175,20 @@ export default function ChartPanel({
   const isValid = assetChoices.some((a) => a.asset === asset) && tfChoices.includes(timeframe);
   valid.current = isValid;
 
-  // Signals, paper trades and the user's deals of what this chart shows, as markers.
+  // Signals, paper trades, the trader's orders and the user's deals of what this chart shows, as
+  // markers. A deal the trader placed is drawn once, as its order.
   useEffect(() => {
     if (!view.current) return;
     const mine = paper.filter((p) => onChart(p, asset, timeframe));
+    const placed = orderDealIds(orders);
     const markers = [
       ...(csv ? [] : signalMarkers(signals)),
       ...paperMarkers(mine),
-      ...dealMarkers(deals.filter((d) => d.asset === asset)),
+      ...orderMarkers(orders, asset),
+      ...dealMarkers(deals.filter((d) => d.asset === asset && !placed.has(String(d.id)))),
     ];
     view.current.setLiveMarkers(markers);
-  }, [signals, paper, deals, asset, timeframe, csv]);
+  }, [signals, paper, deals, orders, asset, timeframe, csv]);
 
   // In CSV mode, the trades of the last backtest on this dataset are drawn on its candles.
   const dsId = csv ? datasets.find((d) => d.asset === asset && d.timeframe === timeframe)?.id : undefined;
@@ -186,6 +203,7 @@ export default function ChartPanel({
     setSignals([]);
     view.current.setCandles([]);
     setError('');
+    history.reset();
     if (!isValid) return undefined;
     if (!csv) {
       if (socket.current?.connected) {
@@ -257,6 +275,25 @@ export default function ChartPanel({
         <span className="muted" data-testid={tid('candle-count', index)}>
           {count} candles
         </span>
+        {incomplete && (
+          <span className="muted legend" data-testid={tid('incomplete-note', index)}>
+            <i className="swatch faded" /> faded: capture had a gap, the candle may miss ticks
+          </span>
+        )}
+        {!csv && (
+          <HistoryControl
+            tid={(name) => tid(name, index)}
+            progress={history.progress}
+            refusal={history.refusal}
+            disabled={!isValid}
+            onStart={history.getHistory}
+          />
+        )}
+        {history.start !== null && (
+          <span className="muted" data-testid={tid('history-start', index)} data-time={history.start}>
+            History starts {when(history.start)} UTC
+          </span>
+        )}
         {csv ? (
           <span className="badge csv">Collected data{loading ? ' (loading…)' : ''}</span>
         ) : showLive ? (

@@ -11,6 +11,7 @@ import {
 import { applyUpdate, lastClose, readCandle, readCandles } from './data/candles.js';
 import { Coalescer } from './data/coalesce.js';
 import { bollinger, ema, macd, rsi, sma } from './data/indicators.js';
+import { keptRange, prependOlder } from './history.js';
 
 // The chart's own data layer slows down with the number of points it holds (about 4 ms per
 // update at 50 000 candles here), so it is given the newest WINDOW candles and more are handed
@@ -28,7 +29,9 @@ export const NO_INDICATORS = { sma: false, ema: false, bollinger: false, rsi: fa
 export class ChartView {
   /**
    * @param {HTMLElement} container
-   * @param {{onLastPrice?: (close: number|null, candle: object|null) => void, schedule?: Function}} opts
+   * @param {{onLastPrice?: (close: number|null, candle: object|null) => void, schedule?: Function,
+   *   onNeedOlder?: (before: number, reveal: boolean) => void}} opts  onNeedOlder: the user reached the left edge of
+   *   everything held; answer with prependOlder (or olderFailed).
    */
   constructor(container, opts = {}) {
     this.onLastPrice = opts.onLastPrice || (() => {});
@@ -51,7 +54,11 @@ export class ChartView {
     this.tradeMarkers = []; // backtest trades
     this.liveMarkers = []; // signals, paper trades and the user's deals: {time, ...marker}
     this.onMarkers = opts.onMarkers || (() => {});
+    this.onNeedOlder = opts.onNeedOlder || null;
+    this.askingOlder = false; // one request for older candles at a time
+    this.historyEnded = false; // the server has nothing older than the first candle
     this.candles = [];
+    this.incomplete = false; // whether a candle with a gap in capture was shown (for the legend)
     this.windowFrom = 0; // index in this.candles of the first candle the chart holds
     this.window = opts.window || WINDOW;
     this.indicators = { ...NO_INDICATORS };
@@ -60,7 +67,9 @@ export class ChartView {
     const schedule = opts.schedule || ((fn) => requestAnimationFrame(fn));
     this.coalescer = new Coalescer((batch) => this.applyBatch(batch), schedule);
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
-      if (range && range.from < 20 && this.windowFrom > 0) this.extendWindow();
+      if (!range || range.from >= 20) return;
+      if (this.windowFrom > 0) this.extendWindow();
+      else this.askOlder();
     });
   }
 
@@ -75,10 +84,55 @@ export class ChartView {
     this.refreshIndicators();
   }
 
+  /** Ask for the candles before the first one held, unless asked already or there are none. */
+  askOlder(reveal = false) {
+    if (!this.onNeedOlder || this.askingOlder || this.historyEnded || !this.candles.length) return;
+    this.askingOlder = true;
+    this.onNeedOlder(this.candles[0].time, reveal);
+  }
+
+  /**
+   * Put older candles before the held ones, keeping what is in sight; `ended` when the server has
+   * nothing older. `reveal` scrolls to the oldest of them instead (after a backfill).
+   */
+  prependOlder(rows, { ended = false, reveal = false } = {}) {
+    this.askingOlder = false;
+    this.historyEnded = ended;
+    const range = this.chart.timeScale().getVisibleLogicalRange();
+    const { candles, added } = prependOlder(this.candles, rows);
+    if (!added) return 0;
+    this.candles = candles;
+    this.windowFrom = 0;
+    this.series.setData(this.candles);
+    const width = range ? range.to - range.from : 100;
+    this.chart.timeScale().setVisibleLogicalRange(reveal ? { from: 0, to: width } : keptRange(range, added));
+    this.refreshIndicators();
+    if (this.liveMarkers.length || this.tradeMarkers.length) this.applyMarkers();
+    return added;
+  }
+
+  /** A request for older candles failed: it may be asked again on the next scroll. */
+  olderFailed() {
+    this.askingOlder = false;
+  }
+
+  /** History may reach further back now (a backfill finished): ask again at the left edge. */
+  reopenHistory() {
+    this.historyEnded = false;
+    this.askingOlder = false; // an answer still on its way is dropped: the first candle changes
+  }
+
   /** Show a whole candle list (history or a dataset); live updates queued before are dropped. */
   setCandles(rows) {
     this.coalescer.clear();
+    const before = this.candles.length ? this.candles[0].time : null;
     this.candles = readCandles(rows);
+    if (!this.candles.length || this.candles[0].time !== before) {
+      // Another series (or a new start): what was known of its history no longer holds.
+      this.historyEnded = false;
+      this.askingOlder = false;
+    }
+    this.incomplete = this.candles.some((c) => c.complete === false);
     this.windowFrom = Math.max(0, this.candles.length - this.window);
     this.series.setData(this.shown());
     this.refreshIndicators();
@@ -96,6 +150,7 @@ export class ChartView {
   applyBatch(batch) {
     let redraw = false;
     for (const c of batch) {
+      if (c.complete === false) this.incomplete = true;
       const what = applyUpdate(this.candles, c);
       if (what === 'append' || what === 'update') {
         if (!redraw) this.series.update(this.candles[this.candles.length - 1]);

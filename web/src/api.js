@@ -71,3 +71,35 @@ export async function datasetCandles(ds, opts) {
     return { candles: Array.isArray(body) ? body : body.candles || [], fallback: true };
   }
 }
+
+/** The `limit` closed candles of a live series before `before` (epoch seconds), oldest first:
+ * the stored series, then the files on disk. Fewer than `limit` means history ends there. */
+export async function olderCandles(asset, timeframe, before, limit, opts) {
+  const q = new URLSearchParams({ asset, timeframe: String(timeframe), limit: String(limit), before: String(before) });
+  const body = await getJson(`/api/candles?${q}`, opts);
+  return Array.isArray(body) ? body : body.candles || [];
+}
+
+/** DELETE a resource and read the JSON answer. */
+export async function deleteJson(path, { signal } = {}) {
+  const res = await fetch(path, { method: 'DELETE', signal, headers: headers({ Accept: 'application/json' }) });
+  if (!res.ok) throw new Error(await problem(res));
+  return res.json();
+}
+
+const JOBS = '/api/backtests/jobs';
+
+/** Start a backtest job (the POST /api/backtests body plus `kind`); answers {id, kind, state}. */
+export function submitJob(request, kind = 'backtest', opts) {
+  return postJson(JOBS, { ...request, kind }, opts);
+}
+
+/** A job: {id, kind, state, progress, result, error, created, finished, request}. */
+export function getJob(id, opts) {
+  return getJson(`${JOBS}/${encodeURIComponent(id)}`, opts);
+}
+
+/** Ask the service to stop a job (a finished one stays as it is). */
+export function cancelJob(id, opts) {
+  return deleteJson(`${JOBS}/${encodeURIComponent(id)}`, opts);
+}

@@ -13,6 +13,8 @@ const ticksEl = document.getElementById("ticks");
 const historyEl = document.getElementById("history");
 const balanceEl = document.getElementById("balance");
 const amountEl = document.getElementById("amount");
+// The simulator rewrites this line when it plays a real account (QF_SIM_REAL_ACCOUNT).
+const ACCOUNT_IS_DEMO = 1;
 const dealEl = document.getElementById("deal");
 
 let ws = null;
@@ -45,7 +47,7 @@ function placeOrder(action) {
   const period = Number(tfSel.value);
   requestId += 1;
   emit("openOrder", { asset: assetSel.value, amount: Number(amountEl.value), action: action,
-    isDemo: 1, requestId: requestId, optionType: 100, time: period > 0 ? period : 60 });
+    isDemo: ACCOUNT_IS_DEMO, requestId: requestId, optionType: 100, time: period >= 5 ? period : 60 });
 }
 
 function describeDeal(deal) {
@@ -78,6 +80,9 @@ function onEvent(name, body) {
     selectChart();
   } else if (name === "updateHistoryNewFast") {
     historyEl.textContent = body.asset + " " + body.history.length + " ticks, " + body.candles.length + " candles";
+  } else if (name === "loadHistoryPeriod" || name === "loadHistoryPeriodFast") {
+    // The answer to a page of older history (the broker's page asks when the chart scrolls back).
+    historyEl.textContent = body.asset + " " + body.data.length + " older items";
   } else if (name === "successupdateBalance") {
     balanceEl.textContent = String(body.balance);
   } else if (name === "successopenOrder") {
@@ -98,7 +103,7 @@ function onText(msg) {
   if (msg === "2") { ws.send("3"); return; }
   if (msg.startsWith("0{")) { ws.send("40"); return; }
   if (msg.startsWith("40")) {
-    emit("auth", { session: "sim-demo-session", isDemo: 1, uid: 1, platform: 2,
+    emit("auth", { session: "sim-demo-session", isDemo: ACCOUNT_IS_DEMO, uid: 1, platform: 2,
       isFastHistory: true, isOptimized: true });
     return;
   }

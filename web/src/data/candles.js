@@ -1,7 +1,15 @@
 // Candle lists for the chart: read loose shapes, merge history with live updates, keep order.
 //
-// A candle here is {time, open, high, low, close, ticks?, closed?} with `time` its open time in
-// epoch seconds (what lightweight-charts takes). Lists are kept sorted by time with no duplicates.
+// A candle here is {time, open, high, low, close, ticks?, closed?, complete?, volume?} with `time`
+// its open time in epoch seconds (what lightweight-charts takes). Lists are kept sorted by time
+// with no duplicates. A candle the capture did not see whole (`complete: false`) also carries
+// its own faded colours, so the chart never passes it off as a whole one.
+
+/** The colours of a candle with a gap in capture: the direction's colour, faded. */
+export const INCOMPLETE_COLORS = {
+  up: { color: '#26a69a40', borderColor: '#26a69a99', wickColor: '#26a69a99' },
+  down: { color: '#ef535040', borderColor: '#ef535099', wickColor: '#ef535099' },
+};
 
 function num(v) {
   const n = typeof v === 'string' ? Number(v) : v;
@@ -26,7 +34,7 @@ export function toEpochSeconds(v) {
  */
 export function readCandle(raw) {
   if (raw == null) return null;
-  let time, open, high, low, close, ticks, closed;
+  let time, open, high, low, close, ticks, closed, complete, volume;
   if (Array.isArray(raw)) {
     [time, open, high, low, close] = raw;
   } else if (typeof raw === 'object') {
@@ -37,6 +45,8 @@ export function readCandle(raw) {
     close = raw.close ?? raw.c;
     ticks = raw.ticks;
     closed = raw.closed;
+    complete = raw.complete;
+    volume = raw.volume;
   } else {
     return null;
   }
@@ -50,6 +60,11 @@ export function readCandle(raw) {
   if (Object.values(c).some((v) => v === null)) return null;
   if (num(ticks) !== null) c.ticks = num(ticks);
   if (typeof closed === 'boolean') c.closed = closed;
+  if (num(volume) !== null) c.volume = num(volume);
+  if (complete === false) {
+    c.complete = false;
+    Object.assign(c, INCOMPLETE_COLORS[c.close >= c.open ? 'up' : 'down']);
+  }
   return c;
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { applyUpdate, lastClose, mergeHistory, readCandle, readCandles, toEpochSeconds } from './candles.js';
+import {
+  INCOMPLETE_COLORS,
+  applyUpdate,
+  lastClose,
+  mergeHistory,
+  readCandle,
+  readCandles,
+  toEpochSeconds,
+} from './candles.js';
 
 const c = (time, close, extra = {}) => ({ time, open: close, high: close, low: close, close, ...extra });
 
@@ -52,5 +60,27 @@ describe('history and live updates', () => {
     }
     const want = [...expected.entries()].sort((a, b) => a[0] - b[0]);
     expect(list.map((r) => [r.time, r.close])).toEqual(want);
+  });
+});
+
+describe('candles the capture did not see whole', () => {
+  const base = { time: 60, open: 1, high: 2, low: 0.5, close: 1.5 };
+
+  it('carry faded colours of their direction, and complete ones none', () => {
+    const up = readCandle({ ...base, complete: false, volume: 12 });
+    expect(up).toMatchObject({ complete: false, volume: 12, ...INCOMPLETE_COLORS.up });
+    const down = readCandle({ ...base, close: 0.7, complete: false });
+    expect(down).toMatchObject(INCOMPLETE_COLORS.down);
+    const whole = readCandle({ ...base, complete: true });
+    expect('color' in whole || 'complete' in whole).toBe(false);
+    expect(INCOMPLETE_COLORS.up.color).not.toBe(INCOMPLETE_COLORS.down.color);
+  });
+
+  it('lose the faded colours once the candle comes whole', () => {
+    const list = [readCandle({ ...base, complete: false })];
+    expect(applyUpdate(list, { ...base, close: 1.6, complete: true })).toBe('update');
+    expect(list[0].color).toBeUndefined();
+    expect(applyUpdate(list, list[0])).toBe('update'); // a candle read twice reads the same
+    expect(readCandle(readCandle({ ...base, complete: false }))).toEqual(readCandle({ ...base, complete: false }));
   });
 });
