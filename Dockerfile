@@ -30,9 +30,11 @@ RUN python3 -m venv /opt/qf \
  && pip install --no-cache-dir -r /tmp/requirements.txt "setuptools>=68" wheel \
  && rm /tmp/requirements.txt
 COPY services/ services/
+# The import package `quantumflux` is the services/ folder under its own name.
 # The build tools are already in the environment: no isolated build downloading them again.
-RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
- && rm -rf services build *.egg-info \
+RUN ln -s services quantumflux \
+ && pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && rm -rf services quantumflux build *.egg-info \
  && useradd --create-home --uid 10001 qf && mkdir -p /data && chown qf /data
 COPY --from=web /src/web/dist web/dist
 # The services run as an ordinary user; compose also makes the root filesystem read-only.

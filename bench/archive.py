@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from services.files import datasets
-from services.files.columns import header_line
-from services.files.layout import safe_name, stored_file
-from services.files.rows import RowFormatter, SeriesKey, plan
-from services.files.ticks import read_ticks
+from quantumflux.files import datasets
+from quantumflux.files.columns import header_line
+from quantumflux.files.layout import safe_name, stored_file
+from quantumflux.files.rows import RowFormatter, SeriesKey, plan
+from quantumflux.files.ticks import read_ticks
 
 T0 = calendar.timegm((2025, 6, 1, 0, 0, 0))
 SESSION = "20250601T000000Z"

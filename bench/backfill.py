@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 import trio  # noqa: E402
 
-from services.backfill import pager  # noqa: E402
-from services.backfill.config import BackfillSettings  # noqa: E402
-from services.backfill.worker import Job, backfill  # noqa: E402
-from services.ingest.chrome import Chromium  # noqa: E402
+from quantumflux.backfill import pager  # noqa: E402
+from quantumflux.backfill.config import BackfillSettings  # noqa: E402
+from quantumflux.backfill.worker import Job, backfill  # noqa: E402
+from quantumflux.ingest.chrome import Chromium  # noqa: E402
 from tests.ingest.stack import Bus, IngestProcess, close_pages, wait_until  # noqa: E402
 from tests.sim.test_server import start_sim  # noqa: E402
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.backtest import analysis, engine, sweeps
-from services.backtest.strategies import get_strategy
+from quantumflux.backtest import analysis, engine, sweeps
+from quantumflux.backtest.strategies import get_strategy
 
 
 def make_candles(n: int, seed: int = 7) -> pd.DataFrame:

@@ -26,10 +26,10 @@ warnings.filterwarnings("ignore", message="Using `httpx`")  # the test client's 
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from services.backtest.app import create_app  # noqa: E402
-from services.backtest.config import BacktestSettings  # noqa: E402
-from services.files import datasets  # noqa: E402
-from services.files.layout import candle_file, iso_utc  # noqa: E402
+from quantumflux.backtest.app import create_app  # noqa: E402
+from quantumflux.backtest.config import BacktestSettings  # noqa: E402
+from quantumflux.files import datasets  # noqa: E402
+from quantumflux.files.layout import candle_file, iso_utc  # noqa: E402
 
 T0 = calendar.timegm((2026, 6, 14, 10, 0, 0))
 ROWS = 100

@@ -5,7 +5,7 @@
 
 1. Aggregator (one core, 5 timeframes, 10 assets, state, gaps and late ticks included) against a
    plain Python loop folding the same ticks into 5 timeframes (a dict per asset × timeframe).
-2. Worker end to end (``python -m services.candles`` reading pre-filled tick streams, writing
+2. Worker end to end (``python -m quantumflux.candles`` reading pre-filled tick streams, writing
    candles, bars, series and checkpoints) against plain XREADGROUP + msgpack decode + XACK of the
    same entries.
 3. Two workers against one on the same entries (Redis shares the machine's cores with them).
@@ -30,9 +30,9 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.bus.keys import Keys, partition_of  # noqa: E402
-from services.bus.records import Tick, pack  # noqa: E402
-from services.candles.aggregator import Aggregator, Rules  # noqa: E402
+from quantumflux.bus.keys import Keys, partition_of  # noqa: E402
+from quantumflux.bus.records import Tick, pack  # noqa: E402
+from quantumflux.candles.aggregator import Aggregator, Rules  # noqa: E402
 
 TFS = (60, 300, 900, 3600, 14400)
 
@@ -160,7 +160,7 @@ def run_workers(url: str, prefix: str, count: int, last_ids: list[str], n: int, 
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "services.candles"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", "quantumflux.candles"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
         )
         for _ in range(count)
     ]

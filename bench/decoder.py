@@ -24,8 +24,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.ingest.decode import Decoder  # noqa: E402
-from services.ingest.frames import Frame  # noqa: E402
+from quantumflux.ingest.decode import Decoder  # noqa: E402
+from quantumflux.ingest.frames import Frame  # noqa: E402
 
 RECORDING = ROOT / "tests" / "fixtures" / "po" / "sample-recording.jsonl"
 

@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.bus.records import HistoryBatch, Tick, pack  # noqa: E402
-from services.ingest.decode import Decoder  # noqa: E402
-from services.ingest.frames import Frame  # noqa: E402
+from quantumflux.bus.records import HistoryBatch, Tick, pack  # noqa: E402
+from quantumflux.ingest.decode import Decoder  # noqa: E402
+from quantumflux.ingest.frames import Frame  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 # The decoder's counters that name bad input.

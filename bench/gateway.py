@@ -1,7 +1,7 @@
 """Gateway latency: XADD of a candle update → receipt by Socket.IO clients, against a bare broadcast.
 
 For each (clients, deliveries/s) case, the same clients (all in one separate process) first join a
-real gateway (``python -m services.gateway``) fed by XADDs to the real Redis, then a bare
+real gateway (``python -m quantumflux.gateway``) fed by XADDs to the real Redis, then a bare
 python-socketio server (uvicorn, ASGI) that emits the same payloads to the same rooms. Clients are
 spread over 10 assets (rooms); every 5th update of an asset is a closed candle. Latency is receive
 time minus XADD (or emit) time, on this machine's clock.
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 def candle_of(asset: str, seq: int):
-    from services.bus.records import Candle
+    from quantumflux.bus.records import Candle
 
     closed = seq % 5 == 4
     t = 60 * (seq // 5)
@@ -84,7 +84,7 @@ def bare_main(port: int) -> None:
     import socketio
     import uvicorn
 
-    from services.gateway.rooms import candle_payload
+    from quantumflux.gateway.rooms import candle_payload
 
     sio = socketio.AsyncServer(async_mode="asgi")
 
@@ -171,8 +171,8 @@ def summarize(sent: dict[tuple[str, int], float], got, n_clients: int) -> dict[s
 def run_gateway_case(n: int, rate: float, seconds: float, redis_url: str) -> dict[str, float]:
     import redis
 
-    from services.bus.keys import Keys
-    from services.bus.records import pack
+    from quantumflux.bus.keys import Keys
+    from quantumflux.bus.records import pack
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     keys = Keys(prefix)
@@ -183,7 +183,7 @@ def run_gateway_case(n: int, rate: float, seconds: float, redis_url: str) -> dic
     env = {k: v for k, v in os.environ.items() if not k.startswith("QF_")}
     env.update(QF_REDIS_URL=redis_url, QF_PREFIX=prefix, QF_GATEWAY_PORT=str(port))
     gw = subprocess.Popen(
-        [sys.executable, "-m", "services.gateway"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "quantumflux.gateway"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
@@ -243,8 +243,8 @@ def memory_run(minutes: float, redis_url: str) -> None:
     import psutil
     import redis
 
-    from services.bus.keys import Keys
-    from services.bus.records import pack
+    from quantumflux.bus.keys import Keys
+    from quantumflux.bus.records import pack
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     keys = Keys(prefix)
@@ -255,7 +255,7 @@ def memory_run(minutes: float, redis_url: str) -> None:
     for a in ASSETS:
         r.xadd(keys.candles(60), {"d": pack(candle_of(a, 0))}, maxlen=10_000)
     gw = subprocess.Popen(
-        [sys.executable, "-m", "services.gateway"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "quantumflux.gateway"], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health")

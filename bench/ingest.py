@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from services.bus.keys import Keys, partition_of  # noqa: E402
-from services.bus.records import Tick, decode, pack  # noqa: E402
-from services.ingest.config import IngestSettings  # noqa: E402
+from quantumflux.bus.keys import Keys, partition_of  # noqa: E402
+from quantumflux.bus.records import Tick, decode, pack  # noqa: E402
+from quantumflux.ingest.config import IngestSettings  # noqa: E402
 
 ASSETS = [
     "EURUSD_otc",
@@ -85,8 +85,8 @@ def clean(client: redis.Redis, prefix: str) -> None:
 
 def bench_replay(redis_url: str, n: int, rounds: int = 2) -> dict[str, float]:
     """Best of ``rounds`` for: plain XADD, decode+publish of frames in memory, full replay from file."""
-    from services.ingest.recording import read_recording
-    from services.ingest.worker import IngestWorker
+    from quantumflux.ingest.recording import read_recording
+    from quantumflux.ingest.worker import IngestWorker
 
     client = redis.Redis.from_url(redis_url)
     best = {"plain": 0.0, "decode_publish": 0.0, "replay_file": 0.0}
@@ -131,7 +131,7 @@ def bench_replay(redis_url: str, n: int, rounds: int = 2) -> dict[str, float]:
 
 
 def bench_live(redis_url: str, seconds: float, rate: float) -> list[float]:
-    from services.ingest.chrome import Chromium
+    from quantumflux.ingest.chrome import Chromium
     from tests.ingest.minibroker import MiniBroker
 
     prefix = f"benchingest{uuid.uuid4().hex[:8]}"
@@ -150,7 +150,7 @@ def bench_live(redis_url: str, seconds: float, rate: float) -> list[float]:
             }
         )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.ingest"],
+            [sys.executable, "-m", "quantumflux.ingest"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

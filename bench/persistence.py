@@ -30,11 +30,11 @@ from pathlib import Path
 
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import Tick, decode_fields, pack
-from services.files.rows import RowFormatter
-from services.persistence.config import PersistenceSettings
-from services.persistence.worker import Worker
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Tick, decode_fields, pack
+from quantumflux.files.rows import RowFormatter
+from quantumflux.persistence.config import PersistenceSettings
+from quantumflux.persistence.worker import Worker
 
 ASSETS = [f"{a}{b}_otc" for a in ("EUR", "GBP", "AUD", "NZD") for b in ("USD", "JPY", "CHF", "CAD", "SGD")]
 T0 = 1795835100.0

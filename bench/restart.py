@@ -46,9 +46,9 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.bus.health import read_heartbeats  # noqa: E402
-from services.bus.keys import Keys  # noqa: E402
-from services.bus.records import Candle, Tick, pack  # noqa: E402
+from quantumflux.bus.health import read_heartbeats  # noqa: E402
+from quantumflux.bus.keys import Keys  # noqa: E402
+from quantumflux.bus.records import Candle, Tick, pack  # noqa: E402
 
 ASSETS = ("EURUSD_otc", "GBPUSD_otc", "AUDCAD_otc", "ETHUSD", "EURGBP_otc", "USDCHF_otc")
 RECORDING = ROOT / "tests" / "fixtures" / "po" / "sample-recording.jsonl"
@@ -98,26 +98,26 @@ def gateway_up(env: dict[str, str]) -> object:
 
 SCENARIOS: dict[str, Scenario] = {
     "candles": Scenario(
-        "services.candles",
+        "quantumflux.candles",
         env={"QF_TIMEFRAMES": "1s", "QF_CLOSE_GRACE": "0.2"},
         feed="ticks",
         marker=lambda c, k, _e: last_id(c, k.bars(1)),
     ),
     "persistence": Scenario(
-        "services.persistence",
+        "quantumflux.persistence",
         env={"QF_PERSIST": "tick"},
         feed="ticks",
         marker=lambda c, k, _e: group_positions(c, [k.ticks(p) for p in range(4)], "persistence"),
     ),
     "signals": Scenario(
-        "services.signals",
+        "quantumflux.signals",
         env={"QF_SIGNALS": "sma_cross(fast=2,slow=3)@*:1m"},
         feed="bars",
         marker=lambda c, k, _e: group_positions(c, [k.bars(60)], "signals"),
     ),
-    "gateway": Scenario("services.gateway", marker=lambda _c, _k, e: gateway_up(e)),
+    "gateway": Scenario("quantumflux.gateway", marker=lambda _c, _k, e: gateway_up(e)),
     "ingest": Scenario(
-        "services.ingest",
+        "quantumflux.ingest",
         args=["--source", f"replay:{RECORDING}", "--speed", "max"],
         marker=lambda c, k, _e: tuple(last_id(c, k.ticks(p)) for p in range(4)),
     ),

@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
-from services.backtest.strategies import get_strategy
-from services.signals.paper import Paper, Rules
-from services.signals.runner import GAP, Window, decide, frame_of
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.signals.paper import Paper, Rules
+from quantumflux.signals.runner import GAP, Window, decide, frame_of
 
 
 def walk(n: int, seed: int = 7) -> list[tuple[int, float, float, float, float, int]]:

@@ -116,9 +116,9 @@ def feed(
 
     import redis
 
-    from services.bus.keys import Keys, partition_of
-    from services.bus.records import Tick, pack
-    from services.bus.streams import trim
+    from quantumflux.bus.keys import Keys, partition_of
+    from quantumflux.bus.records import Tick, pack
+    from quantumflux.bus.streams import trim
 
     client = redis.Redis.from_url(url)
     next_trim = time.time() + 10

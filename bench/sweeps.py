@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 from backtest import make_candles
 
-from services.backtest import analysis, engine, metrics, sweeps
-from services.backtest.grid_kernels import prepare, signals_of
-from services.backtest.strategies import get_strategy
+from quantumflux.backtest import analysis, engine, metrics, sweeps
+from quantumflux.backtest.grid_kernels import prepare, signals_of
+from quantumflux.backtest.strategies import get_strategy
 
 RANGES = {"fast": list(range(1, 11)), "slow": list(range(11, 21))}
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from services.bus.records import unpack  # noqa: E402
-from services.ingest.chrome import Chromium  # noqa: E402
+from quantumflux.bus.records import unpack  # noqa: E402
+from quantumflux.ingest.chrome import Chromium  # noqa: E402
 from tests.ingest.stack import wait_until  # noqa: E402
 from tests.trader.stack import TF, Market, open_market  # noqa: E402
 

@@ -1,14 +1,14 @@
 """QuantumFlux: market data from your own PocketOption window, candles, files, backtests.
 
-For research, the package itself is the notebook API (:mod:`services.notebook`)::
+For research, the package itself is the notebook API (:mod:`quantumflux.notebook`)::
 
-    import services as qf
+    import quantumflux as qf
     qf.candles("EURUSD_otc", "5m", start="2026-06-01")
 
 The names are looked up on first use, so importing the package stays cheap for the services.
 Two of them share a name with a service package (``candles``, ``backtest``): importing that
 package would make the attribute the package, so the attribute is a call to the notebook function
-that still reaches the package's modules (``services.backtest.runner``) by attribute.
+that still reaches the package's modules (``quantumflux.backtest.runner``) by attribute.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = list(_NOTEBOOK)
 
 
 def _function(name: str) -> Any:
-    from services import notebook
+    from quantumflux import notebook
 
     return getattr(notebook, name)
 
@@ -41,7 +41,7 @@ class _Entry:
         return getattr(self._package, attr)
 
     def __repr__(self) -> str:
-        return f"<services.{self._name}: the notebook function and the {self._package.__name__} package>"
+        return f"<quantumflux.{self._name}: the notebook function and the {self._package.__name__} package>"
 
 
 class _Package(ModuleType):

@@ -1,6 +1,6 @@
 """Market data and backtests for a notebook or a script, as pandas frames.
 
-    import services as qf          # soon: import quantumflux as qf
+    import quantumflux as qf
 
     bars = qf.candles("EURUSD_otc", "5m", start="2026-06-01", end="2026-07-01")
     quotes = qf.ticks("EURUSD_otc", start="2026-06-14 10:00")
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.bus.timeframes import parse_timeframe
-from services.files import datasets as files
-from services.files.columns import CANDLE_FIELDS
-from services.files.layout import old_folders
+from quantumflux.bus.timeframes import parse_timeframe
+from quantumflux.files import datasets as files
+from quantumflux.files.columns import CANDLE_FIELDS
+from quantumflux.files.layout import old_folders
 
 __all__ = ["backtest", "candles", "datasets", "ticks"]
 
@@ -39,7 +39,7 @@ When = str | float | datetime | None
 def _folder(data_dir: str | os.PathLike[str] | None) -> Path:
     if data_dir is not None:
         return Path(data_dir)
-    from services.bus.config import BusSettings
+    from quantumflux.bus.config import BusSettings
 
     return BusSettings().data_dir
 
@@ -105,7 +105,7 @@ def ticks(
 def datasets(data_dir: str | os.PathLike[str] | None = None) -> Frame:
     """What ``qf data`` lists, one row per asset and timeframe (and per asset's ticks), with the
     ``dataset`` id to backtest a candle series by."""
-    from services.files.inventory import inventory
+    from quantumflux.files.inventory import inventory
 
     folder = _folder(data_dir)
     rows = []
@@ -125,8 +125,8 @@ def backtest(dataset_or_frame: str | Frame, strategy: str = "sma_cross", **param
     Keyword arguments that are settings of a run (``expiry``, ``payout``, ``stake``, ``grid``,
     ``monte_carlo``, …, and ``data_dir``) go to the run; the others are the strategy's parameters.
     """
-    from services.backtest import runner
-    from services.backtest.strategies import get_strategy
+    from quantumflux.backtest import runner
+    from quantumflux.backtest.strategies import get_strategy
 
     folder = _folder(params.pop("data_dir", None))
     fields = set(runner.BacktestRequest.model_fields) - {"datasets", "strategy", "params"}

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from services.bus.config import BusSettings
+from quantumflux.bus.config import BusSettings
 
 if TYPE_CHECKING:
-    from services.ingest.chrome import Chromium
+    from quantumflux.ingest.chrome import Chromium
 
 REDIS_URL = os.environ.get("QF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -92,7 +92,7 @@ def po_data() -> Path:
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
     """One headless Chromium per test module, started with the service's own flags."""
     # Imported here: most tests never start a browser.
-    from services.ingest.chrome import Chromium
+    from quantumflux.ingest.chrome import Chromium
 
     browser = Chromium(user_data_dir=tmp_path_factory.mktemp("profile"))
     try:

@@ -29,7 +29,7 @@ def _modules() -> dict[str, Path]:
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        out[".".join(parts)] = path
+        out[".".join(["quantumflux", *parts[1:]])] = path
     return out
 
 
@@ -193,7 +193,21 @@ def test_no_service_imports_anothers_private_parts() -> None:
     assert not bad, bad
 
 
-@pytest.mark.parametrize("module", ["services.bus", "services.bus.records"])
+@pytest.mark.parametrize("module", ["quantumflux.bus", "quantumflux.bus.records"])
 def test_the_contract_is_importable_alone(module: str) -> None:
     # Outside tools import the contract; it must not drag a service in with it.
     assert all(_folder(t) in LIBRARIES for t, _ in GRAPH[module])
+
+
+def test_the_package_is_imported_under_one_name() -> None:
+    # The folder is services/, the package quantumflux: importing both names would load every
+    # module twice, with two copies of their state.
+    bad = []
+    for folder in ("services", "tests", "bench", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or ""]
+                bad += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "services"]
+    assert not bad, bad

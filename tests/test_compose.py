@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 import yaml
 
-from services.bus.config import BusSettings, known_setting_names
-from services.bus.health import Heartbeat
+from quantumflux.bus.config import BusSettings, known_setting_names
+from quantumflux.bus.health import Heartbeat
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -46,7 +46,10 @@ def test_every_service_command_is_a_real_qf_subcommand() -> None:
     for name, svc in QF.items():
         cmd = svc["command"]
         out = subprocess.run(
-            [sys.executable, "-m", "services.qf", *cmd, "--help"], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "quantumflux.qf", *cmd, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0, (
             f"service {name}: `qf {' '.join(cmd)}` is not a valid command:\n{out.stderr}"
@@ -123,7 +126,7 @@ def test_qf_health_answers_for_this_hosts_heartbeat_only(
     bus_settings: BusSettings, test_env: dict[str, str]
 ) -> None:
     def health(service: str) -> int:
-        cmd = [sys.executable, "-m", "services.qf", "health", service]
+        cmd = [sys.executable, "-m", "quantumflux.qf", "health", service]
         return subprocess.run(cmd, env=test_env, capture_output=True, timeout=60).returncode
 
     assert health("candles") == 1

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import services as qf
-from services.files.layout import iter_data_files
+import quantumflux as qf
+from quantumflux.files.layout import iter_data_files
 from tests.files.chunks import Writer, walk
 
 T0 = calendar.timegm((2026, 6, 30, 22, 0, 0))
@@ -146,9 +146,9 @@ def test_export_writes_the_dataset_for_other_tools(data: Path, tmp_path: Path, f
 
 def test_importing_the_package_stays_cheap_and_the_names_work(data: Path) -> None:
     code = (
-        "import sys, services as qf\n"
+        "import sys, quantumflux as qf\n"
         "assert 'pandas' not in sys.modules\n"
-        "import services.backtest.runner, services.candles.cli\n"
+        "import quantumflux.backtest.runner, quantumflux.candles.cli\n"
         f"print(len(qf.candles('EURUSD_otc', '1m', data_dir={str(data)!r})),"
         f" qf.backtest('EURUSD_otc-5m', data_dir={str(data)!r})['strategy'])\n"
     )

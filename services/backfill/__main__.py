@@ -1,6 +1,6 @@
-"""``python -m services.backfill``: the same as ``qf backfill``."""
+"""``python -m quantumflux.backfill``: the same as ``qf backfill``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
 if __name__ == "__main__":
-    run_command("services.backfill.cli", "backfill")
+    run_command("quantumflux.backfill.cli", "backfill")

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from services.backfill.config import BackfillSettings
-    from services.backfill.worker import Job
+    from quantumflux.backfill.config import BackfillSettings
+    from quantumflux.backfill.worker import Job
 
 COLLECT_TIMEFRAMES = "1h,15m,5m,1m"  # top down: the big picture first, as the old collector did
 
@@ -47,7 +47,7 @@ def collect(
     chrome_url: Annotated[str | None, typer.Option(help="Chrome's debugging address.")] = None,
 ) -> None:
     """Collect your assets top down (1h, 15m, 5m, 1m by default) to the depth asked, as backfill does."""
-    from services.backfill.worker import favourite_assets
+    from quantumflux.backfill.worker import favourite_assets
 
     settings = _settings("collect", pace, chrome_url)
     if candles is not None and days is not None:
@@ -62,8 +62,8 @@ def collect(
 
 
 def _settings(label: str, pace: float | None, chrome_url: str | None) -> BackfillSettings:
-    from services.backfill.config import BackfillSettings
-    from services.bus.cli import settings_or_exit
+    from quantumflux.backfill.config import BackfillSettings
+    from quantumflux.bus.cli import settings_or_exit
 
     return settings_or_exit(BackfillSettings, label, {"bridge_pace": pace, "chrome_url": chrome_url})
 
@@ -74,7 +74,7 @@ def _fail(message: str) -> None:
 
 
 def _timeframes(value: str) -> tuple[int, ...]:
-    from services.bus.timeframes import TimeframeError, parse_timeframes
+    from quantumflux.bus.timeframes import TimeframeError, parse_timeframes
 
     try:
         return parse_timeframes(value)
@@ -84,7 +84,7 @@ def _timeframes(value: str) -> tuple[int, ...]:
 
 
 def _ordered(value: str) -> list[int]:
-    from services.bus.timeframes import TimeframeError, parse_timeframe
+    from quantumflux.bus.timeframes import TimeframeError, parse_timeframe
 
     try:
         found = [parse_timeframe(v.strip()) for v in value.split(",") if v.strip()]
@@ -115,8 +115,8 @@ def _start(days: float | None, since: str | None) -> float:
 def _job(asset: str, tf: int, start: float | None, count: int | None = None) -> Job:
     import time
 
-    from services.backfill import pager
-    from services.backfill.worker import Job
+    from quantumflux.backfill import pager
+    from quantumflux.backfill.worker import Job
 
     newest = pager.newest_closed(time.time(), tf)
     first = newest - (count - 1) * tf if count is not None else pager.first_wanted(start or 0, tf)
@@ -126,9 +126,9 @@ def _job(asset: str, tf: int, start: float | None, count: int | None = None) -> 
 def _run(settings: BackfillSettings, jobs: list[Job]) -> int:
     import trio
 
-    from services.backfill.progress import ProgressView
-    from services.backfill.worker import backfill as run_backfill
-    from services.bridge import BridgeError
+    from quantumflux.backfill.progress import ProgressView
+    from quantumflux.backfill.worker import backfill as run_backfill
+    from quantumflux.bridge import BridgeError
 
     view = ProgressView()
     try:
@@ -150,9 +150,9 @@ def _run(settings: BackfillSettings, jobs: list[Job]) -> int:
 def _run_json(settings: BackfillSettings, jobs: list[Job]) -> int:
     import trio
 
-    from services.backfill.progress import JsonProgress
-    from services.backfill.worker import backfill as run_backfill
-    from services.bridge import BridgeError
+    from quantumflux.backfill.progress import JsonProgress
+    from quantumflux.backfill.worker import backfill as run_backfill
+    from quantumflux.bridge import BridgeError
 
     view = JsonProgress(settings.data_dir)
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.bridge.config import BridgeSettings
-from services.bus.config import BusSettings
+from quantumflux.bridge.config import BridgeSettings
+from quantumflux.bus.config import BusSettings
 
 
 class BackfillSettings(BusSettings, BridgeSettings):

@@ -5,7 +5,7 @@ The broker answers ``loadHistoryPeriod`` with the candles of the window ``(time 
 asks for one window of 150 candles at a time, newest first, and stops at the depth asked for or
 where the broker's history ends (an empty page, or one that stops short of its window's start).
 Everything here takes values and returns values; the clock, Redis, the page and the files are
-the shell's (:mod:`services.backfill.worker`).
+the shell's (:mod:`quantumflux.backfill.worker`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.files.collect import CollectedCandle
+from quantumflux.files.collect import CollectedCandle
 
 PAGE_CANDLES = 150
 # The broker's clock runs ahead of UTC by whole half hours (as ingest measures it).

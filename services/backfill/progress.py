@@ -14,11 +14,11 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from services.backfill import pager
-from services.backfill.pager import Progress as Done
-from services.backfill.worker import Job, Report
-from services.bus.timeframes import label
-from services.files.collect import collected_times
+from quantumflux.backfill import pager
+from quantumflux.backfill.pager import Progress as Done
+from quantumflux.backfill.worker import Job, Report
+from quantumflux.bus.timeframes import label
+from quantumflux.files.collect import collected_times
 
 
 class ProgressView:

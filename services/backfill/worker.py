@@ -16,17 +16,17 @@ from typing import Any, cast
 import redis
 import trio
 
-from services.backfill import pager
-from services.backfill.config import BackfillSettings
-from services.backfill.pager import Progress, Window
-from services.bridge import BridgeError, BridgeSettings, PageBridge
-from services.bus.backoff import Backoff
-from services.bus.connection import connect_sync
-from services.bus.ids import id_tuple, text
-from services.bus.keys import Keys, partition_of
-from services.bus.records import Event, HistoryBatch, RecordError, decode_fields
-from services.files.collect import CollectWriter, collected_times
-from services.files.layout import session_label
+from quantumflux.backfill import pager
+from quantumflux.backfill.config import BackfillSettings
+from quantumflux.backfill.pager import Progress, Window
+from quantumflux.bridge import BridgeError, BridgeSettings, PageBridge
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.ids import id_tuple, text
+from quantumflux.bus.keys import Keys, partition_of
+from quantumflux.bus.records import Event, HistoryBatch, RecordError, decode_fields
+from quantumflux.files.collect import CollectWriter, collected_times
+from quantumflux.files.layout import session_label
 
 HISTORY_EVENT = "loadHistoryPeriod"
 READ_BLOCK = 0.5  # seconds one XREAD waits, so a time-out is noticed promptly

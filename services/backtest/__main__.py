@@ -1,5 +1,5 @@
-"""``python -m services.backtest`` is ``qf backtest-service``."""
+"""``python -m quantumflux.backtest`` is ``qf backtest-service``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.backtest.cli", "backtest-service")
+run_command("quantumflux.backtest.cli", "backtest-service")

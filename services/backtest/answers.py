@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.files.reader import LoadError
+from quantumflux.files.reader import LoadError
 
 
 class Counters:

@@ -75,8 +75,8 @@ def _why(exc: Exception, settings: BacktestSettings) -> str | None:
 
 
 def _start_heartbeat(settings: BacktestSettings, counters: Counters) -> Any:
-    from services.bus.connection import RETRIABLE
-    from services.bus.health import Heartbeat, publish_event, status_event
+    from quantumflux.bus.connection import RETRIABLE
+    from quantumflux.bus.health import Heartbeat, publish_event, status_event
 
     beat = Heartbeat(settings, SERVICE, info=counters.snapshot).start()
     try:
@@ -87,8 +87,8 @@ def _start_heartbeat(settings: BacktestSettings, counters: Counters) -> Any:
 
 
 def _stop_heartbeat(settings: BacktestSettings, beat: Any) -> None:
-    from services.bus.connection import RETRIABLE
-    from services.bus.health import publish_event, status_event
+    from quantumflux.bus.connection import RETRIABLE
+    from quantumflux.bus.health import publish_event, status_event
 
     try:
         publish_event(beat.client, beat.keys, status_event(SERVICE, settings.instance, "stopped"))

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, WithJsonSchema
 
-from services.files import datasets
-from services.files.reader import LoadError
+from quantumflux.files import datasets
+from quantumflux.files.reader import LoadError
 
 from . import runner
 from .analysis import RANK_METRICS, AnalysisError

@@ -101,9 +101,9 @@ def backtest(
     data_dir: DataDir = None,
 ) -> None:
     """Backtest a strategy on collected candles: binary contracts, metrics, trades, a report."""
-    from services.backtest.config import BacktestSettings
-    from services.backtest.shell import run_backtest_command
-    from services.bus.cli import settings_or_exit
+    from quantumflux.backtest.config import BacktestSettings
+    from quantumflux.backtest.shell import run_backtest_command
+    from quantumflux.bus.cli import settings_or_exit
 
     options: dict[str, Any] = dict(locals())
     settings = settings_or_exit(BacktestSettings, "backtest", {"data_dir": data_dir})
@@ -116,9 +116,9 @@ def backtest_service(
     data_dir: DataDir = None,
 ) -> None:
     """Run the backtest service (HTTP): strategies, datasets and backtests for the web app."""
-    from services.backtest.config import BacktestSettings
-    from services.backtest.shell import serve
-    from services.bus.cli import settings_or_exit
+    from quantumflux.backtest.config import BacktestSettings
+    from quantumflux.backtest.shell import serve
+    from quantumflux.bus.cli import settings_or_exit
 
     overrides = {"backtest_host": host, "backtest_port": port, "data_dir": data_dir}
     raise typer.Exit(serve(settings_or_exit(BacktestSettings, "backtest-service", overrides)))

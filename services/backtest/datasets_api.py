@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathPart
 from fastapi.responses import JSONResponse
 
-from services.bus.timeframes import label
-from services.files import datasets
-from services.files.reader import LoadError
+from quantumflux.bus.timeframes import label
+from quantumflux.files import datasets
+from quantumflux.files.reader import LoadError
 
 from . import listing
 from .answers import documented, error, load_message

@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from services.files.payouts import PayoutHistory
+from quantumflux.files.payouts import PayoutHistory
 
 
 class EngineError(ValueError):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.files import datasets
-from services.files.layout import iso_utc
+from quantumflux.files import datasets
+from quantumflux.files.layout import iso_utc
 
 from . import runner
 from .jobs import FINAL, Cancelled, Kind, State, Tally, run_job

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.files import datasets
+from quantumflux.files import datasets
 
 from . import runner
 from .strategies import Strategy

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.bus.timeframes import label
-from services.files.cells import LoadError, parse_time_cell
-from services.files.datasets import Dataset, load
-from services.files.gaps import detect_timeframe, span_of
-from services.files.reader import read_times
+from quantumflux.bus.timeframes import label
+from quantumflux.files.cells import LoadError, parse_time_cell
+from quantumflux.files.datasets import Dataset, load
+from quantumflux.files.gaps import detect_timeframe, span_of
+from quantumflux.files.reader import read_times
 
 DEFAULT_LIMIT = 5000
 MAX_LIMIT = 200_000

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.files import datasets
-from services.files.payouts import PayoutHistory, payout_history
+from quantumflux.files import datasets
+from quantumflux.files.payouts import PayoutHistory, payout_history
 
 from . import analysis, engine, metrics
 from .strategies import Strategy, get_strategy

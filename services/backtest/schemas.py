@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# What services.files.datasets.check_id accepts, in the terms of a JSON-schema pattern: a letter or
+# What quantumflux.files.datasets.check_id accepts, in the terms of a JSON-schema pattern: a letter or
 # digit, then letters, digits, '_', '-' and single dots (never '..'), 200 characters at most.
 DATASET_ID_PATTERN = r"^[A-Za-z0-9](\.?[A-Za-z0-9_\-])*\.?$"
 DATASET_ID_MAX = 200

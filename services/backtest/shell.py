@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from services.files import datasets
-from services.files.reader import LoadError
+from quantumflux.files import datasets
+from quantumflux.files.reader import LoadError
 
 from . import runner
 from .analysis import AnalysisError

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from services.ingest.decoder import DEFAULT_WS_URL_PATTERN, OWN_SOCKET
+from quantumflux.ingest.decoder import DEFAULT_WS_URL_PATTERN, OWN_SOCKET
 
 HISTORY_FIELDS = frozenset({"asset", "index", "time", "offset", "period"})
 ORDER_FIELDS = frozenset({"asset", "amount", "action", "isDemo", "requestId", "optionType", "time"})

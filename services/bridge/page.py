@@ -31,8 +31,8 @@ from typing import Any
 import trio
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
-from services.bridge.config import BridgeSettings
-from services.bridge.frames import (
+from quantumflux.bridge.config import BridgeSettings
+from quantumflux.bridge.frames import (
     BridgeError,
     NoBrokerPage,
     NoChrome,
@@ -43,7 +43,7 @@ from services.bridge.frames import (
     pick_socket,
     socket_pattern,
 )
-from services.ingest.cdp import CDPConnection, CDPError, ChromeUnreachable, browser_ws_url, open_cdp
+from quantumflux.ingest.cdp import CDPConnection, CDPError, ChromeUnreachable, browser_ws_url, open_cdp
 
 TARGET_TYPES = ("page", "iframe", "worker")
 SEARCH_GROUP = "qf-bridge-search"

@@ -6,9 +6,9 @@ trading records in :mod:`trading`), settings (:mod:`config`), Redis connections
 (:mod:`health`), stream trimming and lag (:mod:`streams`).
 """
 
-from services.bus.config import BusSettings, UnknownSettingError, check_environment
-from services.bus.keys import KeyName, Keys, partition_of
-from services.bus.records import (
+from quantumflux.bus.config import BusSettings, UnknownSettingError, check_environment
+from quantumflux.bus.keys import KeyName, Keys, partition_of
+from quantumflux.bus.records import (
     SCHEMA_VERSION,
     Candle,
     CaptureMark,
@@ -25,7 +25,7 @@ from services.bus.records import (
     decode_fields,
     pack,
 )
-from services.bus.timeframes import file_label, label, parse_timeframe, parse_timeframes
+from quantumflux.bus.timeframes import file_label, label, parse_timeframe, parse_timeframes
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from services.bus.config import BusSettings, UnknownSettingError, check_environment
+from quantumflux.bus.config import BusSettings, UnknownSettingError, check_environment
 
 S = TypeVar("S", bound=BusSettings)
 

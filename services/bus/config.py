@@ -21,18 +21,18 @@ ENV_PREFIX = "QF_"
 
 # Every module that holds a settings class, so the unknown-variable check knows every name.
 SETTINGS_MODULES = (
-    "services.bus.config",
-    "services.ingest.config",
-    "services.candles.config",
-    "services.persistence.config",
-    "services.gateway.config",
-    "services.backtest.config",
-    "services.signals.config",
-    "services.sim.config",
-    "services.bridge.config",
-    "services.backfill.config",
-    "services.trader.config",
-    "services.qf.config",
+    "quantumflux.bus.config",
+    "quantumflux.ingest.config",
+    "quantumflux.candles.config",
+    "quantumflux.persistence.config",
+    "quantumflux.gateway.config",
+    "quantumflux.backtest.config",
+    "quantumflux.signals.config",
+    "quantumflux.sim.config",
+    "quantumflux.bridge.config",
+    "quantumflux.backfill.config",
+    "quantumflux.trader.config",
+    "quantumflux.qf.config",
 )
 
 # Variables read outside a settings class (by the launcher and by tests).

@@ -19,8 +19,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from services.bus.backoff import Backoff
-from services.bus.config import BusSettings
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.config import BusSettings
 
 RETRIABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 

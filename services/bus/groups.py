@@ -15,8 +15,8 @@ from typing import Any
 import redis
 from redis.exceptions import ResponseError
 
-from services.bus.ids import text
-from services.bus.records import Record, RecordError, decode_fields
+from quantumflux.bus.ids import text
+from quantumflux.bus.records import Record, RecordError, decode_fields
 
 
 @dataclass(frozen=True, slots=True)

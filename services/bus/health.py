@@ -17,10 +17,10 @@ import msgpack
 import redis
 import redis.asyncio as aioredis
 
-from services.bus.config import BusSettings
-from services.bus.connection import RETRIABLE
-from services.bus.keys import Keys
-from services.bus.records import Event, pack
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Event, pack
 
 EVENTS_MAXLEN = 10_000
 
@@ -99,7 +99,7 @@ class Heartbeat:
         info: Callable[[], dict[str, Any]] | None = None,
         client: redis.Redis | None = None,
     ) -> None:
-        from services.bus.connection import connect_sync
+        from quantumflux.bus.connection import connect_sync
 
         self.settings = settings
         self.service = service

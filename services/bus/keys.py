@@ -10,7 +10,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from services.bus.ids import text
+from quantumflux.bus.ids import text
 
 # Streams whose name is only ``{prefix}:{kind}``.
 _SINGLE = frozenset({"events", "signals", "paper", "orders", "payouts"})

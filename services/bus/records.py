@@ -14,9 +14,9 @@ from typing import Any
 
 import msgpack
 
-from services.bus import fields as f
-from services.bus.fields import KNOWN_VERSIONS, SCHEMA_VERSION, RecordError
-from services.bus.trading import (
+from quantumflux.bus import fields as f
+from quantumflux.bus.fields import KNOWN_VERSIONS, SCHEMA_VERSION, RecordError
+from quantumflux.bus.trading import (
     PAPER_KINDS,
     Order,
     PaperContract,

@@ -18,11 +18,11 @@ from typing import Any
 
 import redis
 
-from services.bus.config import BusSettings
-from services.bus.connection import RETRIABLE, wait_for_redis
-from services.bus.health import Heartbeat, publish_event, status_event
-from services.bus.keys import Keys
-from services.bus.records import Event
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.connection import RETRIABLE, wait_for_redis
+from quantumflux.bus.health import Heartbeat, publish_event, status_event
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Event
 
 
 class StatusReporter:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import redis
 from redis.exceptions import ResponseError
 
-from services.bus.ids import id_tuple, text
+from quantumflux.bus.ids import id_tuple, text
 
 
 @dataclass(frozen=True, slots=True)

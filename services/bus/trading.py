@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.bus import fields as f
-from services.bus.fields import SCHEMA_VERSION
-from services.bus.timeframes import label
+from quantumflux.bus import fields as f
+from quantumflux.bus.fields import SCHEMA_VERSION
+from quantumflux.bus.timeframes import label
 
 PAPER_KINDS = ("open", "settle", "void")
 ORDER_ACTIONS = ("call", "put")

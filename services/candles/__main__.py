@@ -1,5 +1,5 @@
-"""``python -m services.candles`` is ``qf candles``."""
+"""``python -m quantumflux.candles`` is ``qf candles``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.candles.cli", "candles")
+run_command("quantumflux.candles.cli", "candles")

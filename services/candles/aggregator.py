@@ -31,8 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.bus.timeframes import BROKER_DAY_OFFSET, alignment_offset, bucket_start
-from services.candles.history import MIN_TS, HistoryRow, fill, history_rows, history_ticks
+from quantumflux.bus.timeframes import BROKER_DAY_OFFSET, alignment_offset, bucket_start
+from quantumflux.candles.history import MIN_TS, HistoryRow, fill, history_rows, history_ticks
 
 MAX_AHEAD = 86_400.0  # a tick more than a day ahead of what we have seen is a broken clock
 FAR_FUTURE = 4_102_444_800.0  # 2100-01-01: the bound when nothing has been seen yet

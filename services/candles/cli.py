@@ -31,9 +31,9 @@ def candles(
     import logging
     import sys
 
-    from services.bus.cli import settings_or_exit
-    from services.candles.config import CandlesSettings
-    from services.candles.worker import CandleWorker
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.candles.config import CandlesSettings
+    from quantumflux.candles.worker import CandleWorker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s candles %(levelname)s %(message)s")
     overrides: dict[str, Any] = {

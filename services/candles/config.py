@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.bus.config import BusSettings
-from services.bus.timeframes import ALLOWED, TimeframeError, label, parse_timeframes
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.timeframes import ALLOWED, TimeframeError, label, parse_timeframes
 
 DEFAULT_TIMEFRAMES = "1m,5m,15m,1h,4h"
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from services.bus.ids import text
-from services.bus.keys import Keys
+from quantumflux.bus.ids import text
+from quantumflux.bus.keys import Keys
 
 # Take or renew a lease: free, ours, or held by an older process of our own name.
 _ACQUIRE = """

@@ -1,6 +1,6 @@
 """The candle worker: reads the tick partitions it leases, folds them, writes candles exactly once.
 
-For each owned partition the worker keeps an :class:`~services.candles.aggregator.Aggregator` and
+For each owned partition the worker keeps an :class:`~quantumflux.candles.aggregator.Aggregator` and
 the id of the last tick entry applied to it. A batch is read from just after that id, folded, and
 its outputs (candle changes, closed bars, series) are written by one Lua script together with the
 new state and id, and only if this worker still holds the partition's lease. Either all of it
@@ -20,18 +20,18 @@ from typing import Any
 import msgpack
 from redis.exceptions import ResponseError
 
-from services.bus.backoff import Backoff
-from services.bus.connection import RETRIABLE, connect_sync
-from services.bus.health import read_heartbeats
-from services.bus.ids import text
-from services.bus.keys import Keys
-from services.bus.records import Candle, CaptureMark, pack, tick_runs
-from services.bus.service import ServiceShell
-from services.bus.streams import trim
-from services.bus.timeframes import label
-from services.candles.aggregator import Aggregator, CandleRow, Changes, Gap, Rules
-from services.candles.config import CandlesSettings
-from services.candles.leases import Leases
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.connection import RETRIABLE, connect_sync
+from quantumflux.bus.health import read_heartbeats
+from quantumflux.bus.ids import text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, CaptureMark, pack, tick_runs
+from quantumflux.bus.service import ServiceShell
+from quantumflux.bus.streams import trim
+from quantumflux.bus.timeframes import label
+from quantumflux.candles.aggregator import Aggregator, CandleRow, Changes, Gap, Rules
+from quantumflux.candles.config import CandlesSettings
+from quantumflux.candles.leases import Leases
 
 SERVICE = "candles"
 GROUP = "candles"

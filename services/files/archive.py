@@ -34,11 +34,11 @@ from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 
-from services.bus.timeframes import file_label
-from services.files.cells import LoadError
-from services.files.layout import parse_name
-from services.files.reader import LoadedFile, read_candles
-from services.files.ticks import read_ticks
+from quantumflux.bus.timeframes import file_label
+from quantumflux.files.cells import LoadError
+from quantumflux.files.layout import parse_name
+from quantumflux.files.reader import LoadedFile, read_candles
+from quantumflux.files.ticks import read_ticks
 
 log = logging.getLogger("qf.files.archive")
 

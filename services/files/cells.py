@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from services.files.columns import CANDLE_COLUMNS
+from quantumflux.files.columns import CANDLE_COLUMNS
 
 # Epoch values above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 1e11

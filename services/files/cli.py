@@ -16,7 +16,7 @@ DataDir = Annotated[
 def _folder(data_dir: Path | None) -> Path:
     if data_dir is not None:
         return data_dir
-    from services.bus.config import BusSettings, check_environment
+    from quantumflux.bus.config import BusSettings, check_environment
 
     check_environment()
     return BusSettings().data_dir
@@ -30,10 +30,10 @@ def data(
     data_dir: DataDir = None,
 ) -> None:
     """Show what is on disk per asset and timeframe: files, rows, first and last time, gaps."""
-    from services.files.inventory import main
+    from quantumflux.files.inventory import main
 
     if compact:
-        from services.files.export import compact_all
+        from quantumflux.files.export import compact_all
 
         folder = _folder(data_dir)
         series, files = compact_all(folder)
@@ -51,9 +51,9 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Write a dataset's candles to one Parquet or CSV file, for pandas, Excel or any other tool."""
-    from services.files.cells import LoadError
-    from services.files.datasets import DatasetError
-    from services.files.export import export as write
+    from quantumflux.files.cells import LoadError
+    from quantumflux.files.datasets import DatasetError
+    from quantumflux.files.export import export as write
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("use parquet or csv", param_hint="--format")

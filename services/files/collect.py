@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.bus.timeframes import file_label
-from services.files.columns import CANDLE_HEADER, header_line
-from services.files.layout import OLD_ROOT, parse_iso_utc, safe_name
-from services.files.rows import Position, RowFormatter, SeriesKey, plan
+from quantumflux.bus.timeframes import file_label
+from quantumflux.files.columns import CANDLE_HEADER, header_line
+from quantumflux.files.layout import OLD_ROOT, parse_iso_utc, safe_name
+from quantumflux.files.rows import Position, RowFormatter, SeriesKey, plan
 
 CHUNK_ROWS = 100
 _SESSION = r"\d{8}T\d{6}Z"

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.bus.timeframes import BROKER_DAY_OFFSET, bucket_start, file_label, label
-from services.files.archive import Series, parts, series_of
-from services.files.gaps import TimeframeFit, detect_timeframe, find_gaps
-from services.files.layout import (
+from quantumflux.bus.timeframes import BROKER_DAY_OFFSET, bucket_start, file_label, label
+from quantumflux.files.archive import Series, parts, series_of
+from quantumflux.files.gaps import TimeframeFit, detect_timeframe, find_gaps
+from quantumflux.files.layout import (
     ROOT,
     TF_SECONDS,
     DataFile,
@@ -49,9 +49,9 @@ from services.files.layout import (
     safe_name,
     tick_folder,
 )
-from services.files.merge import MergeReport, derivations, derive, merge
-from services.files.reader import LoadedFile, empty_candles, read_candles
-from services.files.ticks import empty_ticks
+from quantumflux.files.merge import MergeReport, derivations, derive, merge
+from quantumflux.files.reader import LoadedFile, empty_candles, read_candles
+from quantumflux.files.ticks import empty_ticks
 
 Frame = Any  # a pandas DataFrame (pandas has no type information)
 _ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
@@ -88,7 +88,7 @@ class Dataset:
     derived_from: int | None = None
     """The finer timeframe whose candles make this one, when this one has no files of its own."""
     day_offset: int = field(default=BROKER_DAY_OFFSET, compare=False)
-    """Where the broker's day starts (see :func:`services.bus.timeframes.bucket_start`)."""
+    """Where the broker's day starts (see :func:`quantumflux.bus.timeframes.bucket_start`)."""
 
     @property
     def file_timeframe(self) -> int | None:

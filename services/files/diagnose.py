@@ -11,8 +11,8 @@ import math
 import os
 from pathlib import Path
 
-from services.files.cells import LoadError, map_columns, parse_time_cell
-from services.files.columns import CANDLE_COLUMNS
+from quantumflux.files.cells import LoadError, map_columns, parse_time_cell
+from quantumflux.files.columns import CANDLE_COLUMNS
 
 
 def diagnose(path: str | os.PathLike[str]) -> LoadError:

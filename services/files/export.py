@@ -10,9 +10,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from services.files import archive, datasets
-from services.files.columns import CANDLE_FIELDS
-from services.files.layout import iter_data_files
+from quantumflux.files import archive, datasets
+from quantumflux.files.columns import CANDLE_FIELDS
+from quantumflux.files.layout import iter_data_files
 
 Format = Literal["parquet", "csv"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.bus.timeframes import label
+from quantumflux.bus.timeframes import label
 
 # Share of intervals that must be whole multiples of the step for a file to have one timeframe.
 MIN_FIT = 0.9

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.bus.timeframes import label
-from services.files.cells import LoadError
-from services.files.datasets import discover, load
-from services.files.gaps import span_of
-from services.files.layout import DataFile, iso_utc, iter_data_files
-from services.files.reader import incomplete_rows, row_times
+from quantumflux.bus.timeframes import label
+from quantumflux.files.cells import LoadError
+from quantumflux.files.datasets import discover, load
+from quantumflux.files.gaps import span_of
+from quantumflux.files.layout import DataFile, iso_utc, iter_data_files
+from quantumflux.files.reader import incomplete_rows, row_times
 
 # Ticks this far apart (seconds) count as a gap in the tick record.
 TICK_GAP = 60.0
@@ -192,7 +192,7 @@ def render_datasets(rows: list[dict[str, Any]]) -> None:
 def main(as_json: bool = False, data_dir: Path | None = None) -> int:
     """``qf data``: print what is on disk; 0 always (an empty folder is not an error)."""
     if data_dir is None:
-        from services.bus.config import BusSettings, check_environment
+        from quantumflux.bus.config import BusSettings, check_environment
 
         check_environment()
         data_dir = BusSettings().data_dir

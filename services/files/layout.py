@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from services.bus.timeframes import TimeframeError, file_label, parse_timeframe
+from quantumflux.bus.timeframes import TimeframeError, file_label, parse_timeframe
 
 ROOT = "realtime_stream"
 TICK_FOLDER = "tick_data"

@@ -10,7 +10,7 @@ Pure: frames in, frames and reports out (DESIGN §4). Frames have the candle col
   its period, so the broker's whole candle takes its place. Two complete candles of one time that
   disagree are both data the trader relies on, so each disagreement is counted and listed.
 - :func:`derive` builds a coarser timeframe from a finer one exactly, on the same bucket edges as
-  the candle service (:func:`services.bus.timeframes.bucket_start`). A coarse candle is complete
+  the candle service (:func:`quantumflux.bus.timeframes.bucket_start`). A coarse candle is complete
   only when every finer candle of its period is there and complete: a hole inside it would make
   its high, low or close a guess.
 """
@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from services.bus.timeframes import BROKER_DAY_OFFSET, alignment_offset, bucket_start, label
-from services.files.columns import CANDLE_COLUMNS, CANDLE_FIELDS, PRICE_FIELDS
+from quantumflux.bus.timeframes import BROKER_DAY_OFFSET, alignment_offset, bucket_start, label
+from quantumflux.files.columns import CANDLE_COLUMNS, CANDLE_FIELDS, PRICE_FIELDS
 
 Frame = Any  # a pandas DataFrame (pandas has no type information)
 # Two prices closer than this, relative to the larger one, are the same price written twice

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from services.bus.trading import Order
-from services.files.layout import iso_utc
+from quantumflux.bus.trading import Order
+from quantumflux.files.layout import iso_utc
 
 ORDER_FOLDER = "orders"
 ORDER_HEADER = [

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from services.files.cells import LoadError, parse_time_cell
-from services.files.columns import PAYOUT_HEADER
-from services.files.layout import iter_data_files
+from quantumflux.files.cells import LoadError, parse_time_cell
+from quantumflux.files.columns import PAYOUT_HEADER
+from quantumflux.files.layout import iter_data_files
 
 __all__ = ["PayoutHistory", "payout_history", "read_payouts"]
 

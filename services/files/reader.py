@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from services.files.cells import (
+from quantumflux.files.cells import (
     LoadError,
     map_columns,
     parse_time_cell,
@@ -40,8 +40,8 @@ from services.files.cells import (
     time_cells,
     times_from_column,
 )
-from services.files.columns import CANDLE_COLUMNS, CANDLE_FIELDS, PRICE_FIELDS, Column
-from services.files.diagnose import diagnose
+from quantumflux.files.columns import CANDLE_COLUMNS, CANDLE_FIELDS, PRICE_FIELDS, Column
+from quantumflux.files.diagnose import diagnose
 
 __all__ = [
     "LoadError",

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.files.columns import CANDLE_COLUMNS, Column
-from services.files.layout import FIRST_CHUNK, iso_utc
+from quantumflux.files.columns import CANDLE_COLUMNS, Column
+from quantumflux.files.layout import FIRST_CHUNK, iso_utc
 
 # (kind, stored asset name, timeframe seconds or None): one file series on disk.
 SeriesKey = tuple[str, str, int | None]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.files.cells import LoadError, parse_time_cell, time_column, times_from_column
+from quantumflux.files.cells import LoadError, parse_time_cell, time_column, times_from_column
 
 TICK_FIELDS = ("ts", "price")
 Frame = Any  # a pandas DataFrame (pandas has no type information)

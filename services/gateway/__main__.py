@@ -1,3 +1,3 @@
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.gateway.cli", "gateway")
+run_command("quantumflux.gateway.cli", "gateway")

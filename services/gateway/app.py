@@ -18,32 +18,32 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from services.bus.connection import connect_async
-from services.bus.keys import Keys
-from services.gateway.auth import TokenGuard
-from services.gateway.backfills import BackfillDesk
-from services.gateway.backtests import BacktestProxy
-from services.gateway.browsers import Browsers
-from services.gateway.config import GatewaySettings
-from services.gateway.delivery import Delivery
-from services.gateway.feed import LiveFeed
-from services.gateway.metrics import Metrics
-from services.gateway.model import ReadModel
-from services.gateway.namespace import BrowserNamespace
-from services.gateway.reader import BusReader
-from services.gateway.routes.answers import invalid_request, refused
-from services.gateway.routes.assets import AssetRoutes
-from services.gateway.routes.backfill import BackfillRoutes
-from services.gateway.routes.backtests import BacktestRoutes
-from services.gateway.routes.candles import CandleRoutes
-from services.gateway.routes.datasets import DatasetRoutes
-from services.gateway.routes.health import HealthRoutes
-from services.gateway.routes.metrics import MetricsRoutes
-from services.gateway.routes.trades import TradeRoutes
-from services.gateway.routes.trading import TradingRoutes
-from services.gateway.routes.web import WebRoutes, resolve_web_dir
-from services.gateway.store import BusStore
-from services.gateway.streams import StreamDesk
+from quantumflux.bus.connection import connect_async
+from quantumflux.bus.keys import Keys
+from quantumflux.gateway.auth import TokenGuard
+from quantumflux.gateway.backfills import BackfillDesk
+from quantumflux.gateway.backtests import BacktestProxy
+from quantumflux.gateway.browsers import Browsers
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.delivery import Delivery
+from quantumflux.gateway.feed import LiveFeed
+from quantumflux.gateway.metrics import Metrics
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.namespace import BrowserNamespace
+from quantumflux.gateway.reader import BusReader
+from quantumflux.gateway.routes.answers import invalid_request, refused
+from quantumflux.gateway.routes.assets import AssetRoutes
+from quantumflux.gateway.routes.backfill import BackfillRoutes
+from quantumflux.gateway.routes.backtests import BacktestRoutes
+from quantumflux.gateway.routes.candles import CandleRoutes
+from quantumflux.gateway.routes.datasets import DatasetRoutes
+from quantumflux.gateway.routes.health import HealthRoutes
+from quantumflux.gateway.routes.metrics import MetricsRoutes
+from quantumflux.gateway.routes.trades import TradeRoutes
+from quantumflux.gateway.routes.trading import TradingRoutes
+from quantumflux.gateway.routes.web import WebRoutes, resolve_web_dir
+from quantumflux.gateway.store import BusStore
+from quantumflux.gateway.streams import StreamDesk
 
 
 def socket_server(settings: GatewaySettings) -> socketio.AsyncServer:

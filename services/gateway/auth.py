@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import RequestResponseEndpoint
 
-from services.gateway.config import GatewaySettings
+from quantumflux.gateway.config import GatewaySettings
 
 OPEN_PATHS = ("/health",)
 NEEDS_TOKEN = "A valid token is needed: send the header 'Authorization: Bearer <token>'."

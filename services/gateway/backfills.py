@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from services.bus.process import die_with_parent
-from services.bus.timeframes import label
-from services.gateway.config import GatewaySettings
-from services.gateway.rooms import Stream
+from quantumflux.bus.process import die_with_parent
+from quantumflux.bus.timeframes import label
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.rooms import Stream
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def ended(run: BackfillRun, returncode: int, stderr_tail: list[str]) -> Backfill
 def command(stream: Stream, days: float) -> list[str]:
     """The child's command line: ``qf backfill`` for one asset and timeframe, JSON progress."""
     return [
-        sys.executable, "-m", "services.qf", "backfill", stream.asset,
+        sys.executable, "-m", "quantumflux.qf", "backfill", stream.asset,
         "--timeframe", stream.timeframe, "--days", repr(days), "--progress-json",
     ]  # fmt: skip
 

@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import httpx
 
-from services.bus.timeframes import label
-from services.gateway.rooms import Catalog
+from quantumflux.bus.timeframes import label
+from quantumflux.gateway.rooms import Catalog
 
 NOT_RUNNING = "The backtest service is not running. Start it with `qf backtest-service` (or `qf up`)."
 

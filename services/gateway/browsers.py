@@ -1,7 +1,7 @@
 """The connected browsers and the streams each one watches.
 
 Pure bookkeeping: no sockets. A browser's messages wait in its
-:class:`~services.gateway.outbox.Outbox` until :mod:`services.gateway.delivery` sends them.
+:class:`~quantumflux.gateway.outbox.Outbox` until :mod:`quantumflux.gateway.delivery` sends them.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from services.bus.records import Candle
-from services.gateway.outbox import Outbox
-from services.gateway.rooms import Stream
+from quantumflux.bus.records import Candle
+from quantumflux.gateway.outbox import Outbox
+from quantumflux.gateway.rooms import Stream
 
 
 def forming_key(stream: Stream) -> tuple[str, str, int]:

@@ -20,9 +20,9 @@ def gateway(
     """Serve live candles and status to browsers, the REST API, and the web app."""
     import logging
 
-    from services.bus.cli import settings_or_exit
-    from services.gateway.config import GatewaySettings
-    from services.gateway.server import GatewayConfigError, serve
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.gateway.config import GatewaySettings
+    from quantumflux.gateway.server import GatewayConfigError, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.bus.config import BusSettings
+from quantumflux.bus.config import BusSettings
 
 
 class GatewaySettings(BusSettings):

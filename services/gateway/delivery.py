@@ -1,6 +1,6 @@
 """Sending to browsers: one sender task per browser, through its outbox.
 
-Every message for a browser goes through its :class:`~services.gateway.outbox.Outbox`, so the
+Every message for a browser goes through its :class:`~quantumflux.gateway.outbox.Outbox`, so the
 order is kept (``stream_started``, ``history``, then ``candle_update``) and a slow browser only
 slows itself: its forming updates are coalesced while its socket is backed up, and it is let go
 with a reason when it stays too far behind.
@@ -18,9 +18,9 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from services.gateway.browsers import Client
-from services.gateway.metrics import Metrics
-from services.gateway.outbox import Key, Message
+from quantumflux.gateway.browsers import Client
+from quantumflux.gateway.metrics import Metrics
+from quantumflux.gateway.outbox import Key, Message
 
 log = logging.getLogger("qf.gateway")
 

@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.bus.records import Candle, Event
-from services.gateway.browsers import Browsers, forming_key
-from services.gateway.delivery import Delivery, message
-from services.gateway.metrics import Metrics
-from services.gateway.model import ACCOUNT_EVENTS, ReadModel
-from services.gateway.rooms import Stream, candle_payload, follows_history
-from services.gateway.streams import StreamDesk
+from quantumflux.bus.records import Candle, Event
+from quantumflux.gateway.browsers import Browsers, forming_key
+from quantumflux.gateway.delivery import Delivery, message
+from quantumflux.gateway.metrics import Metrics
+from quantumflux.gateway.model import ACCOUNT_EVENTS, ReadModel
+from quantumflux.gateway.rooms import Stream, candle_payload, follows_history
+from quantumflux.gateway.streams import StreamDesk
 
 Announce = Callable[[str, str], Awaitable[None]]
 

@@ -1,6 +1,6 @@
 """Scrolling back past the live series: the candles on disk older than a time.
 
-The files of one asset and timeframe are read as the backtester reads them (:mod:`services.files`):
+The files of one asset and timeframe are read as the backtester reads them (:mod:`quantumflux.files`):
 the persistence service's live candles merged with the backfilled ones, no repeated times, a
 complete live candle first. :func:`older_rows` is pure; :func:`file_candles` is the shell that
 finds and reads the files.
@@ -12,9 +12,9 @@ import math
 import os
 from typing import Any
 
-from services.bus.timeframes import label
-from services.files.datasets import Dataset, collected_asset, dataset_id, find, load
-from services.files.layout import csv_files, old_folders
+from quantumflux.bus.timeframes import label
+from quantumflux.files.datasets import Dataset, collected_asset, dataset_id, find, load
+from quantumflux.files.layout import csv_files, old_folders
 
 Frame = Any  # a pandas DataFrame (pandas has no type information)
 
@@ -66,7 +66,7 @@ def file_candles(
     data_dir: str | os.PathLike[str], asset: str, tf: int, before: int, limit: int
 ) -> list[dict[str, Any]]:
     """The newest ``limit`` candles on disk of ``asset`` at ``tf`` before ``before`` (blocking:
-    run it in a thread). :class:`services.files.cells.LoadError` names a file that cannot be read."""
+    run it in a thread). :class:`quantumflux.files.cells.LoadError` names a file that cannot be read."""
     dataset = series_dataset(data_dir, asset, tf)
     if dataset is None:
         return []

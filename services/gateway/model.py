@@ -1,6 +1,6 @@
 """What browsers may ask for, kept apart from the readers that fill it.
 
-The readers of the bus (:mod:`services.gateway.reader`) write what they decoded in here; the
+The readers of the bus (:mod:`quantumflux.gateway.reader`) write what they decoded in here; the
 REST routes and the Socket.IO namespace only read it. Pure: values in, values out, no Redis.
 """
 
@@ -12,12 +12,12 @@ import time
 from collections import deque
 from typing import Any
 
-from services.bus.ids import id_tuple
-from services.bus.records import Candle, Event, Order, Signal
-from services.gateway.orders import OrderBook, same_view, trading_view
-from services.gateway.rooms import CandleBook, Catalog, Stream
-from services.gateway.status import build_status, protocol_alarm, shape
-from services.gateway.trades import Account, signal_payload
+from quantumflux.bus.ids import id_tuple
+from quantumflux.bus.records import Candle, Event, Order, Signal
+from quantumflux.gateway.orders import OrderBook, same_view, trading_view
+from quantumflux.gateway.rooms import CandleBook, Catalog, Stream
+from quantumflux.gateway.status import build_status, protocol_alarm, shape
+from quantumflux.gateway.trades import Account, signal_payload
 
 RECENT_SIGNALS = 200  # per stream, sent after its history
 ACCOUNT_EVENTS = ("deal", "deals", "balance")

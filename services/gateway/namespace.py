@@ -7,15 +7,15 @@ from typing import Any
 
 import socketio
 
-from services.gateway.auth import socket_auth_ok
-from services.gateway.backtests import BacktestProxy
-from services.gateway.browsers import Browsers, Client
-from services.gateway.config import GatewaySettings
-from services.gateway.delivery import Delivery
-from services.gateway.metrics import Metrics
-from services.gateway.model import ReadModel
-from services.gateway.outbox import Outbox
-from services.gateway.streams import StreamDesk
+from quantumflux.gateway.auth import socket_auth_ok
+from quantumflux.gateway.backtests import BacktestProxy
+from quantumflux.gateway.browsers import Browsers, Client
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.delivery import Delivery
+from quantumflux.gateway.metrics import Metrics
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.outbox import Outbox
+from quantumflux.gateway.streams import StreamDesk
 
 UNAUTHORIZED = {"code": "unauthorized", "message": "A valid token is needed to connect (auth.token)."}
 

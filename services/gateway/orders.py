@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from services.bus.trading import ORDER_STATES, Order
+from quantumflux.bus.trading import ORDER_STATES, Order
 
 KEEP_ORDERS = 1000
 # What an order's expiry is counted from: when the broker opened it, else when it was asked for.

@@ -3,7 +3,7 @@ trades and orders, and a poller for Redis health, heartbeats, the trader's statu
 streamed.
 
 Every reader uses plain ``XREAD`` (no consumer group): each gateway sees every update. What it
-decodes goes into the :class:`~services.gateway.model.ReadModel`, then to the :class:`Sink`
+decodes goes into the :class:`~quantumflux.gateway.model.ReadModel`, then to the :class:`Sink`
 (the live feed to browsers). A reader that loses Redis reports it, waits with backoff and
 resumes from the last id it handled; if Redis came back empty (its ids start again), it starts
 over from the beginning of the stream.
@@ -19,12 +19,12 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
-from services.bus.backoff import Backoff
-from services.bus.connection import RETRIABLE
-from services.bus.health import decode_heartbeat
-from services.bus.ids import id_tuple, text
-from services.bus.keys import Keys
-from services.bus.records import (
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.bus.health import decode_heartbeat
+from quantumflux.bus.ids import id_tuple, text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import (
     Candle,
     Event,
     Order,
@@ -34,11 +34,11 @@ from services.bus.records import (
     decode_fields,
     unpack,
 )
-from services.gateway.config import GatewaySettings
-from services.gateway.model import ReadModel, sort_keys
-from services.gateway.rooms import Stream
-from services.gateway.trades import paper_payload
-from services.trader.store import TraderKeys
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.model import ReadModel, sort_keys
+from quantumflux.gateway.rooms import Stream
+from quantumflux.gateway.trades import paper_payload
+from quantumflux.trader.store import TraderKeys
 
 log = logging.getLogger("qf.gateway.relay")
 

@@ -10,8 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.bus.records import Candle
-from services.bus.timeframes import TimeframeError, label, parse_timeframe
+from quantumflux.bus.records import Candle
+from quantumflux.bus.timeframes import TimeframeError, label, parse_timeframe
 
 RECENT_CLOSED = 64
 

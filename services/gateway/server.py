@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 
-from services.bus.health import Heartbeat
-from services.gateway.app import Gateway
-from services.gateway.config import GatewaySettings, is_loopback
+from quantumflux.bus.health import Heartbeat
+from quantumflux.gateway.app import Gateway
+from quantumflux.gateway.config import GatewaySettings, is_loopback
 
 log = logging.getLogger("qf.gateway")
 

@@ -10,12 +10,12 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from services.bus.connection import RETRIABLE
-from services.bus.health import EVENTS_MAXLEN, status_event
-from services.bus.keys import Keys
-from services.bus.records import Candle, Record, RecordError, decode, decode_fields, pack
-from services.gateway.model import ReadModel
-from services.gateway.rooms import Stream
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.bus.health import EVENTS_MAXLEN, status_event
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, Record, RecordError, decode, decode_fields, pack
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.rooms import Stream
 
 
 class BusStore:

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.bus.connection import RETRIABLE
-from services.gateway.browsers import Browsers, Client, forming_key
-from services.gateway.config import GatewaySettings
-from services.gateway.delivery import Delivery
-from services.gateway.metrics import Metrics
-from services.gateway.model import ReadModel
-from services.gateway.rooms import Stream, StreamRequestError, candle_payload, follows_history, merge_history
-from services.gateway.store import BusStore
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.gateway.browsers import Browsers, Client, forming_key
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.delivery import Delivery
+from quantumflux.gateway.metrics import Metrics
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.rooms import (
+    Stream,
+    StreamRequestError,
+    candle_payload,
+    follows_history,
+    merge_history,
+)
+from quantumflux.gateway.store import BusStore
 
 MAX_RESUMED = 20
 

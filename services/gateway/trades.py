@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.bus.records import PaperContract, Signal
+from quantumflux.bus.records import PaperContract, Signal
 
 KEEP_DEALS = 500
 

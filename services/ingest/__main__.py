@@ -1,5 +1,5 @@
-"""``python -m services.ingest`` is ``qf ingest``."""
+"""``python -m quantumflux.ingest`` is ``qf ingest``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.ingest.cli", "ingest")
+run_command("quantumflux.ingest.cli", "ingest")

@@ -25,9 +25,9 @@ from typing import Any
 import trio
 from websockets.exceptions import WebSocketException
 
-from services.bus.backoff import Backoff
-from services.ingest.cdp import CDPConnection, CDPError, ChromeUnreachable, browser_ws_url, open_cdp
-from services.ingest.frames import Frame
+from quantumflux.bus.backoff import Backoff
+from quantumflux.ingest.cdp import CDPConnection, CDPError, ChromeUnreachable, browser_ws_url, open_cdp
+from quantumflux.ingest.frames import Frame
 
 log = logging.getLogger("qf.ingest.capture")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from services.ingest.config import IngestSettings
-from services.ingest.source import FrameSink, FrameSource
+from quantumflux.ingest.config import IngestSettings
+from quantumflux.ingest.source import FrameSink, FrameSource
 
 # How often the capture looks at the stop flag; a stop is never noticed later than this.
 STOP_POLL = 0.1
@@ -22,7 +22,7 @@ class CdpSource(FrameSource):
     def run(self, sink: FrameSink, stop: threading.Event) -> None:
         import trio
 
-        from services.ingest.capture import Capture
+        from quantumflux.ingest.capture import Capture
 
         url = self.settings.chrome_url
         self.capture = capture = Capture(

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from services.ingest.config import IngestSettings
+    from quantumflux.ingest.config import IngestSettings
 
 
 def _settings(**overrides: Any) -> IngestSettings:
-    from services.bus.cli import settings_or_exit
-    from services.ingest.config import IngestSettings
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.ingest.config import IngestSettings
 
     return settings_or_exit(IngestSettings, "ingest", overrides)
 
@@ -40,7 +40,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Capture the broker's frames, decode them and publish ticks and events to Redis."""
-    from services.ingest.registry import UnknownSource, open_source
+    from quantumflux.ingest.registry import UnknownSource, open_source
 
     settings = _settings(source=source, speed=speed, chrome_url=chrome_url)
     try:
@@ -48,7 +48,7 @@ def ingest(
     except UnknownSource as exc:
         raise typer.BadParameter(str(exc), param_hint="--source") from None
     _logging()
-    from services.ingest.worker import IngestWorker
+    from quantumflux.ingest.worker import IngestWorker
 
     raise typer.Exit(IngestWorker(settings, frames, linger=True).run())
 
@@ -63,9 +63,9 @@ def replay(
         typer.echo(f"qf: no recording at {file}", err=True)
         raise typer.Exit(2)
     _logging()
-    from services.ingest.config import parse_speed
-    from services.ingest.replay_source import ReplaySource
-    from services.ingest.worker import IngestWorker
+    from quantumflux.ingest.config import parse_speed
+    from quantumflux.ingest.replay_source import ReplaySource
+    from quantumflux.ingest.worker import IngestWorker
 
     raise typer.Exit(IngestWorker(settings, ReplaySource(file, parse_speed(settings.speed))).run())
 
@@ -87,7 +87,7 @@ def record(
     """Write every WebSocket frame your Chrome receives or sends to FILE, with credentials removed."""
     settings = _settings(chrome_url=chrome_url)
     _logging()
-    from services.ingest.record import run_record
+    from quantumflux.ingest.record import run_record
 
     raise typer.Exit(run_record(settings, file, share=share))
 

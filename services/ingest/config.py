@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.bus.config import BusSettings
+from quantumflux.bus.config import BusSettings
 
 
 class IngestSettings(BusSettings):

@@ -11,7 +11,7 @@ recording stamps it with its own newest frame time, so its end is the end of its
 
 from __future__ import annotations
 
-from services.bus.records import CaptureMark
+from quantumflux.bus.records import CaptureMark
 
 
 class CaptureMarks:

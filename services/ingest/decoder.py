@@ -1,6 +1,6 @@
-"""The broker decoder's front door; the decoder itself lives in :mod:`services.ingest.decode`."""
+"""The broker decoder's front door; the decoder itself lives in :mod:`quantumflux.ingest.decode`."""
 
-from services.ingest.decode import (
+from quantumflux.ingest.decode import (
     DEFAULT_WS_URL_PATTERN,
     OWN_SOCKET,
     TICK_HEADER,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.bus.records import Event, Payout
-from services.ingest.decode.values import num
+from quantumflux.bus.records import Event, Payout
+from quantumflux.ingest.decode.values import num
 
 ASSETS_EVENT = "assets"
 

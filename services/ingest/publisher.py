@@ -21,13 +21,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from services.bus.backoff import Backoff
-from services.bus.connection import RETRIABLE
-from services.bus.health import EVENTS_MAXLEN
-from services.bus.keys import Keys, partition_of
-from services.bus.records import CaptureMark, Event, HistoryBatch, Payout, Record, Tick, pack
-from services.bus.streams import groups, trim
-from services.ingest.config import IngestSettings
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.bus.health import EVENTS_MAXLEN
+from quantumflux.bus.keys import Keys, partition_of
+from quantumflux.bus.records import CaptureMark, Event, HistoryBatch, Payout, Record, Tick, pack
+from quantumflux.bus.streams import groups, trim
+from quantumflux.ingest.config import IngestSettings
 
 log = logging.getLogger("qf.ingest.publisher")
 

@@ -1,7 +1,7 @@
 """`qf record FILE [--share]`: every captured frame (both directions, every socket) to a recording.
 
 Credentials are always removed; with ``--share`` only market data is kept and every other frame
-is written as its shape (:mod:`services.ingest.share`).
+is written as its shape (:mod:`quantumflux.ingest.share`).
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from services.ingest.config import IngestSettings
-from services.ingest.frames import Frame
+from quantumflux.ingest.config import IngestSettings
+from quantumflux.ingest.frames import Frame
 
 
 def run_record(settings: IngestSettings, path: Path, *, share: bool = False) -> int:
     """Record until Ctrl-C/SIGTERM; prints how many frames were written. Returns the exit code."""
     import trio
 
-    from services.ingest.capture import Capture
-    from services.ingest.recording import RecordingWriter
+    from quantumflux.ingest.capture import Capture
+    from quantumflux.ingest.recording import RecordingWriter
 
     count = 0
     try:

@@ -4,7 +4,7 @@ A recording never carries a secret: the ``auth`` frame's session and uid, and an
 or secret-shaped value, in any frame (text, or binary: base64 decoded, cleaned, encoded again)
 and in URL query strings, are replaced by :data:`PLACEHOLDER`. Market data is left byte for byte
 as it came. Such a recording still holds the balance and the deals; one made to be sent to
-others is written with ``share=True`` (:mod:`services.ingest.share`), which keeps the market data
+others is written with ``share=True`` (:mod:`quantumflux.ingest.share`), which keeps the market data
 only and reduces everything else to its shape.
 """
 
@@ -21,8 +21,8 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from services.ingest.frames import Frame
-from services.ingest.share import ShareFilter
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.share import ShareFilter
 
 _loads: Callable[[str | bytes], Any]
 try:  # orjson reads a line about 3x faster; replay speed depends on it

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from services.ingest.source import FrameSource
+from quantumflux.ingest.source import FrameSource
 
 if TYPE_CHECKING:
-    from services.ingest.config import IngestSettings
+    from quantumflux.ingest.config import IngestSettings
 
 # name -> factory(argument, settings); the argument is what follows ``NAME:`` (or "").
 SourceFactory = Callable[[str, "IngestSettings"], FrameSource]
 
 
 def _cdp(_arg: str, settings: IngestSettings) -> FrameSource:
-    from services.ingest.cdp_source import CdpSource
+    from quantumflux.ingest.cdp_source import CdpSource
 
     return CdpSource(settings)
 
@@ -29,8 +29,8 @@ def _cdp(_arg: str, settings: IngestSettings) -> FrameSource:
 def _replay(arg: str, settings: IngestSettings) -> FrameSource:
     from pathlib import Path
 
-    from services.ingest.config import parse_speed
-    from services.ingest.replay_source import ReplaySource
+    from quantumflux.ingest.config import parse_speed
+    from quantumflux.ingest.replay_source import ReplaySource
 
     return ReplaySource(Path(arg), parse_speed(settings.speed))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from services.bus.records import Tick
+from quantumflux.bus.records import Tick
 
 
 class RepeatFilter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from services.ingest.source import FrameSink, FrameSource, paced
+from quantumflux.ingest.source import FrameSink, FrameSource, paced
 
 
 class ReplaySource(FrameSource):
@@ -16,7 +16,7 @@ class ReplaySource(FrameSource):
         self.speed = speed
 
     def run(self, sink: FrameSink, stop: threading.Event) -> None:
-        from services.ingest.recording import read_recording
+        from quantumflux.ingest.recording import read_recording
 
         if not self.path.is_file():
             raise SystemExit(f"qf: no recording at {self.path}")

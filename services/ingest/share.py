@@ -23,11 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from orjson import loads
 
-from services.ingest.decode import DEFAULT_WS_URL_PATTERN, OWN_SOCKET, market, platform
-from services.ingest.decode.events import RECEIVED, SENT
-from services.ingest.decode.framing import shape_of
-from services.ingest.decode.shapes import ELLIPSIS, safe_key, sample
-from services.ingest.frames import Frame
+from quantumflux.ingest.decode import DEFAULT_WS_URL_PATTERN, OWN_SOCKET, market, platform
+from quantumflux.ingest.decode.events import RECEIVED, SENT
+from quantumflux.ingest.decode.framing import shape_of
+from quantumflux.ingest.decode.shapes import ELLIPSIS, safe_key, sample
+from quantumflux.ingest.frames import Frame
 
 # The decoder's readers of market data; the events they read are kept whole.
 _MARKET_READERS = frozenset(
@@ -55,7 +55,7 @@ _PLACEHOLDER_KEYS = frozenset({"_placeholder", "num"})
 def shape(value: Any) -> Any:
     """The value with every item replaced by ``"<kind>"``; field names and nesting stay.
 
-    Lists show their first items only (:func:`~services.ingest.decode.shapes.sample`), and a
+    Lists show their first items only (:func:`~quantumflux.ingest.decode.shapes.sample`), and a
     name that may be data (a long run of digits, an address) becomes ``<key>``.
     """
     return _bracket(sample(value))

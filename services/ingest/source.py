@@ -3,7 +3,7 @@
 A :class:`FrameSource` has one job, :meth:`FrameSource.run`: hand every frame it gets to a
 :class:`FrameSink` (the ingest worker) until it runs out or is asked to stop. Chrome over CDP
 and the replay of a recording are sources of ingest; other packages add theirs (the simulator
-does) through :mod:`services.ingest.registry`, so ingest never depends on them.
+does) through :mod:`quantumflux.ingest.registry`, so ingest never depends on them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from services.ingest.frames import Frame
+from quantumflux.ingest.frames import Frame
 
 
 class FrameSink(Protocol):

@@ -2,7 +2,7 @@
 
 The decoder is pure; this shell feeds it, hands what it yields to the publisher thread, keeps a
 heartbeat with counters and says what it is doing on ``service_status`` and ``chrome_status``.
-It is given its source (see :mod:`services.ingest.source`) and is the sink the source feeds.
+It is given its source (see :mod:`quantumflux.ingest.source`) and is the sink the source feeds.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from services.bus.health import status_event
-from services.bus.records import Event
-from services.bus.service import ServiceShell
-from services.ingest.config import IngestSettings
-from services.ingest.coverage import CaptureMarks
-from services.ingest.decode import protocol_report
-from services.ingest.decoder import DEFAULT_WS_URL_PATTERN, Decoder
-from services.ingest.frames import Frame
-from services.ingest.payouts import ASSETS_EVENT, PayoutChanges
-from services.ingest.publisher import Publisher
-from services.ingest.registry import open_source
-from services.ingest.repeats import RepeatFilter
-from services.ingest.source import FrameSource
+from quantumflux.bus.health import status_event
+from quantumflux.bus.records import Event
+from quantumflux.bus.service import ServiceShell
+from quantumflux.ingest.config import IngestSettings
+from quantumflux.ingest.coverage import CaptureMarks
+from quantumflux.ingest.decode import protocol_report
+from quantumflux.ingest.decoder import DEFAULT_WS_URL_PATTERN, Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.payouts import ASSETS_EVENT, PayoutChanges
+from quantumflux.ingest.publisher import Publisher
+from quantumflux.ingest.registry import open_source
+from quantumflux.ingest.repeats import RepeatFilter
+from quantumflux.ingest.source import FrameSource
 
 log = logging.getLogger("qf.ingest")
 SERVICE = "ingest"

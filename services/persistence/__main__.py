@@ -1,5 +1,5 @@
-"""``python -m services.persistence`` is ``qf persistence``."""
+"""``python -m quantumflux.persistence`` is ``qf persistence``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.persistence.cli", "persistence")
+run_command("quantumflux.persistence.cli", "persistence")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from services.bus.records import (
+from quantumflux.bus.records import (
     Candle,
     CaptureMark,
     HistoryBatch,
@@ -28,7 +28,7 @@ from services.bus.records import (
     Tick,
     decode,
 )
-from services.files.layout import TF_SECONDS
+from quantumflux.files.layout import TF_SECONDS
 
 # How a packed tick ends: key "ts", float64 marker, 8 bytes, key "price", float64 marker, 8 bytes.
 _TAIL_TEMPLATE = b"\xa2ts\xcb" + bytes(8) + b"\xa5price\xcb" + bytes(8)

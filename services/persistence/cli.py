@@ -20,9 +20,9 @@ def persistence(
     ] = None,
 ) -> None:
     """Write closed candles and live ticks from the streams to chunked CSV files, losing and repeating nothing."""
-    from services.bus.cli import settings_or_exit
-    from services.persistence.config import PersistenceSettings
-    from services.persistence.worker import main
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.persistence.config import PersistenceSettings
+    from quantumflux.persistence.worker import main
 
     if collect_stream is not None and collect_stream not in ("tick", "candle", "both", "none"):
         raise typer.BadParameter("use tick, candle, both or none", param_hint="--collect-stream")

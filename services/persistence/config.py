@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from services.bus.config import BusSettings
-from services.bus.timeframes import parse_timeframes
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.timeframes import parse_timeframes
 
 Collect = Literal["tick", "candle", "both", "none"]
 

@@ -23,10 +23,10 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
-from services.bus.connection import connect_sync
-from services.bus.process import die_with_parent
-from services.persistence.chunk import Chunk, ChunkDecoder
-from services.persistence.config import PersistenceSettings
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.process import die_with_parent
+from quantumflux.persistence.chunk import Chunk, ChunkDecoder
+from quantumflux.persistence.config import PersistenceSettings
 
 BLOCK_MS = 200
 
@@ -104,7 +104,7 @@ class Reader:
         out_read, out_write = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.persistence.reader", str(cmd_read), str(out_write)],
+                [sys.executable, "-m", "quantumflux.persistence.reader", str(cmd_read), str(out_write)],
                 pass_fds=(cmd_read, out_write),
                 stdin=subprocess.DEVNULL,
             )
@@ -166,7 +166,7 @@ class Reader:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of the child: ``python -m services.persistence.reader CMD_FD OUT_FD``."""
+    """Entry point of the child: ``python -m quantumflux.persistence.reader CMD_FD OUT_FD``."""
     die_with_parent(signal.SIGKILL)
     # Each read makes tens of thousands of short-lived lists and no cycles worth a collector's
     # time: collect rarely (parsing runs about a third faster).

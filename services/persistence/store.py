@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from services.files import orders
-from services.files.columns import header_line
-from services.files.layout import DataFile, iter_data_files, session_start, stored_file
-from services.files.rows import Append, Position, SeriesKey
+from quantumflux.files import orders
+from quantumflux.files.columns import header_line
+from quantumflux.files.layout import DataFile, iter_data_files, session_start, stored_file
+from quantumflux.files.rows import Append, Position, SeriesKey
 
 STATE_DIR = ".persistence"
 STATE_FILE = "state.json"

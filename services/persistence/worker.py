@@ -18,21 +18,21 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from services.bus.backoff import Backoff
-from services.bus.connection import RETRIABLE, connect_sync
-from services.bus.groups import ConsumerGroup
-from services.bus.health import Heartbeat
-from services.bus.ids import id_tuple, text
-from services.bus.keys import Keys
-from services.bus.service import ServiceShell
-from services.bus.timeframes import parse_timeframes
-from services.files.layout import TF_SECONDS, safe_name, session_label
-from services.files.rows import RowFormatter, SeriesKey, plan
-from services.persistence.chunk import Chunk
-from services.persistence.config import PersistenceSettings
-from services.persistence.reader import Reader, ReaderGone
-from services.persistence.store import DiskError, LockedError, Store
-from services.persistence.writer import lines_of
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.connection import RETRIABLE, connect_sync
+from quantumflux.bus.groups import ConsumerGroup
+from quantumflux.bus.health import Heartbeat
+from quantumflux.bus.ids import id_tuple, text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.service import ServiceShell
+from quantumflux.bus.timeframes import parse_timeframes
+from quantumflux.files.layout import TF_SECONDS, safe_name, session_label
+from quantumflux.files.rows import RowFormatter, SeriesKey, plan
+from quantumflux.persistence.chunk import Chunk
+from quantumflux.persistence.config import PersistenceSettings
+from quantumflux.persistence.reader import Reader, ReaderGone
+from quantumflux.persistence.store import DiskError, LockedError, Store
+from quantumflux.persistence.writer import lines_of
 
 # Moves the group to ARGV[2] with its count of entries read: the count kept so far plus this
 # batch's, or, when unknown, counted here from the entries after that id (up to 100 000).

@@ -1,6 +1,6 @@
 """The persistence service's rows: decoded stream chunks → CSV lines per file series (pure).
 
-How a row is written and how lines are split over chunk files is :mod:`services.files.rows`; this
+How a row is written and how lines are split over chunk files is :mod:`quantumflux.files.rows`; this
 module only walks the service's decoded chunks, in stream order.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from services.files.orders import ORDER_SERIES, order_row
-from services.files.rows import RowFormatter, SeriesKey
-from services.persistence.chunk import Chunk
+from quantumflux.files.orders import ORDER_SERIES, order_row
+from quantumflux.files.rows import RowFormatter, SeriesKey
+from quantumflux.persistence.chunk import Chunk
 
 
 def lines_of(

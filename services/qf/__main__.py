@@ -1,3 +1,3 @@
-from services.qf.cli import main
+from quantumflux.qf.cli import main
 
 main()

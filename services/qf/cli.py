@@ -16,17 +16,17 @@ import typer
 
 # Order here is the order in `qf --help`.
 COMMAND_MODULES = (
-    "services.qf.commands",
-    "services.ingest.cli",
-    "services.candles.cli",
-    "services.persistence.cli",
-    "services.files.cli",
-    "services.gateway.cli",
-    "services.backtest.cli",
-    "services.signals.cli",
-    "services.sim.cli",
-    "services.backfill.cli",
-    "services.trader.cli",
+    "quantumflux.qf.commands",
+    "quantumflux.ingest.cli",
+    "quantumflux.candles.cli",
+    "quantumflux.persistence.cli",
+    "quantumflux.files.cli",
+    "quantumflux.gateway.cli",
+    "quantumflux.backtest.cli",
+    "quantumflux.signals.cli",
+    "quantumflux.sim.cli",
+    "quantumflux.backfill.cli",
+    "quantumflux.trader.cli",
 )
 
 app = typer.Typer(

@@ -24,9 +24,9 @@ def up(
     ] = False,
 ) -> None:
     """Run everything: capture, candles, files, the web app's server and backtests, in one command."""
-    from services.bus.cli import settings_or_exit
-    from services.qf.config import UpSettings
-    from services.qf.stack import StackError, main_error, run_up
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.qf.config import UpSettings
+    from quantumflux.qf.stack import StackError, main_error, run_up
 
     if collect_stream is not None and collect_stream not in ("tick", "candle", "both", "none"):
         raise typer.BadParameter("use tick, candle, both or none", param_hint="--collect-stream")
@@ -44,7 +44,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Show which services are alive, their counters, the streams and how far behind each reader is."""
-    from services.qf.status import main
+    from quantumflux.qf.status import main
 
     raise typer.Exit(main(as_json=as_json))
 
@@ -57,7 +57,7 @@ def demo(
     ] = False,
 ) -> None:
     """The whole platform on a simulated broker in a headless Chromium: no PocketOption account needed."""
-    from services.qf.demo import run_demo
+    from quantumflux.qf.demo import run_demo
 
     raise typer.Exit(run_demo(seed=seed, assets=assets, embedded_redis=embedded_redis))
 
@@ -70,9 +70,9 @@ def health(
 
     import redis
 
-    from services.bus.cli import settings_or_exit
-    from services.bus.config import BusSettings
-    from services.bus.keys import Keys
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.bus.config import BusSettings
+    from quantumflux.bus.keys import Keys
 
     settings = settings_or_exit(BusSettings, "qf health")
     # A container's host name is its own, and its process is named after it (host, or host-pid

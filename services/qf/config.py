@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.bus.config import BusSettings
+from quantumflux.bus.config import BusSettings
 
 
 class UpSettings(BusSettings):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 def run_demo(*, seed: int = 1, assets: int = 4, embedded_redis: bool = False) -> int:
     """Start sim + Chromium + the stack (source cdp) and supervise until Ctrl-C; returns the exit code."""
-    from services.bus.cli import settings_or_exit
-    from services.ingest.chrome import ChromeNotFound, chrome_argv, find_chrome, free_port
-    from services.qf.config import UpSettings
-    from services.qf.stack import Child, StackError, main_error, run_up
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.ingest.chrome import ChromeNotFound, chrome_argv, find_chrome, free_port
+    from quantumflux.qf.config import UpSettings
+    from quantumflux.qf.stack import Child, StackError, main_error, run_up
 
     settings = settings_or_exit(UpSettings, "qf", {"embedded_redis": embedded_redis or None})
     try:
@@ -37,7 +37,7 @@ def run_demo(*, seed: int = 1, assets: int = 4, embedded_redis: bool = False) ->
     sim = Child(
         "sim",
         [
-            sys.executable, "-m", "services.sim", "--port", str(sim_port),
+            sys.executable, "-m", "quantumflux.sim", "--port", str(sim_port),
             "--seed", str(seed), "--assets", str(assets),
         ],
     )  # fmt: skip

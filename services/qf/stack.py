@@ -7,21 +7,21 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from services.bus.connection import ping
-from services.qf import embedded_redis as server
-from services.qf.config import UpSettings
-from services.qf.supervisor import Child, Supervisor, python_child
+from quantumflux.bus.connection import ping
+from quantumflux.qf import embedded_redis as server
+from quantumflux.qf.config import UpSettings
+from quantumflux.qf.supervisor import Child, Supervisor, python_child
 
 __all__ = ["Child", "StackError", "run_up", "service_children"]
 
 # (command, package) in start order: producers first, so consumers find their streams.
 SERVICES = (
-    ("ingest", "services.ingest"),
-    ("candles", "services.candles"),
-    ("persistence", "services.persistence"),
-    ("gateway", "services.gateway"),
-    ("backtest-service", "services.backtest"),
-    ("signals-service", "services.signals"),
+    ("ingest", "quantumflux.ingest"),
+    ("candles", "quantumflux.candles"),
+    ("persistence", "quantumflux.persistence"),
+    ("gateway", "quantumflux.gateway"),
+    ("backtest-service", "quantumflux.backtest"),
+    ("signals-service", "quantumflux.signals"),
 )
 
 
@@ -38,7 +38,7 @@ def _exists(package: str) -> bool:
 
 def trader_child(trade: str, real_money: bool) -> list[Child]:
     """The trader, only when trading is on; real money only with the command line's confirmation."""
-    if trade == "off" or not _exists("services.trader"):
+    if trade == "off" or not _exists("quantumflux.trader"):
         return []
     if trade == "real" and not real_money:
         raise StackError(

@@ -11,13 +11,13 @@ from typing import Any
 import msgpack
 import redis
 
-from services.bus.cli import settings_or_exit
-from services.bus.connection import ping
-from services.bus.health import EVENTS_MAXLEN, read_heartbeats
-from services.bus.keys import Keys
-from services.bus.streams import groups
-from services.qf import embedded_redis
-from services.qf.config import UpSettings
+from quantumflux.bus.cli import settings_or_exit
+from quantumflux.bus.connection import ping
+from quantumflux.bus.health import EVENTS_MAXLEN, read_heartbeats
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.streams import groups
+from quantumflux.qf import embedded_redis
+from quantumflux.qf.config import UpSettings
 
 
 def find_redis(settings: UpSettings) -> str | None:

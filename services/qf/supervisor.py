@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from services.bus.process import die_with_parent
+from quantumflux.bus.process import die_with_parent
 
 
 @dataclass
@@ -199,5 +199,5 @@ def python_child(name: str, command: str, *args: str, restart: bool = True) -> C
     """
     env = {} if "QF_INSTANCE" in os.environ else {"QF_INSTANCE": f"{socket.gethostname()}-{name}"}
     return Child(
-        name=name, argv=[sys.executable, "-m", "services.qf", command, *args], env=env, restart=restart
+        name=name, argv=[sys.executable, "-m", "quantumflux.qf", command, *args], env=env, restart=restart
     )

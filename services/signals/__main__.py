@@ -1,5 +1,5 @@
-"""``python -m services.signals`` is ``qf signals-service``."""
+"""``python -m quantumflux.signals`` is ``qf signals-service``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.signals.cli", "signals-service")
+run_command("quantumflux.signals.cli", "signals-service")

@@ -57,9 +57,9 @@ def signals_service(
     include_incomplete: IncludeIncomplete = None,
 ) -> None:
     """Run the strategies on live closed candles: publish signals and paper-trade them, losing and repeating nothing."""
-    from services.bus.cli import settings_or_exit
-    from services.signals.config import SignalsSettings
-    from services.signals.worker import main
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.signals.config import SignalsSettings
+    from quantumflux.signals.worker import main
 
     overrides = {
         "signals": strategies,
@@ -84,9 +84,9 @@ def signals(
     ] = 15,
 ) -> None:
     """Show live signals and paper-trading results in the terminal (what the signals service publishes)."""
-    from services.bus.cli import settings_or_exit
-    from services.signals.config import SignalsSettings
-    from services.signals.watch import main
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.signals.config import SignalsSettings
+    from quantumflux.signals.watch import main
 
     raise typer.Exit(main(settings_or_exit(SignalsSettings, "signals"), once=once, last=last))
 

@@ -2,7 +2,7 @@
 
 Which strategies run where is one text, ``QF_SIGNALS``, or a JSON/YAML file, ``QF_SIGNALS_FILE``
 (the file wins when both are set; it is re-read when it changes or on SIGHUP). See
-``docs/signals.md`` and :mod:`services.signals.spec` for the grammar.
+``docs/signals.md`` and :mod:`quantumflux.signals.spec` for the grammar.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.bus.config import BusSettings
+from quantumflux.bus.config import BusSettings
 
 DEFAULT_SIGNALS = "quantum_flux@*:1m"
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from services.backtest.engine import EngineConfig, run
-from services.bus.trading import PaperContract
+from quantumflux.backtest.engine import EngineConfig, run
+from quantumflux.bus.trading import PaperContract
 
 
 @dataclass(frozen=True)

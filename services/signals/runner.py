@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from services.backtest.strategies import Strategy
+from quantumflux.backtest.strategies import Strategy
 
 # time, open, high, low, close, ticks
 Row = tuple[int, float, float, float, float, int]

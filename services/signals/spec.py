@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.backtest.strategies import Strategy, StrategyError, get_strategy
-from services.bus.timeframes import TimeframeError, label, parse_timeframes
+from quantumflux.backtest.strategies import Strategy, StrategyError, get_strategy
+from quantumflux.bus.timeframes import TimeframeError, label, parse_timeframes
 
 
 class SpecError(ValueError):

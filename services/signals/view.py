@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from rich.console import Group
 from rich.table import Table
 
-from services.bus.trading import PaperContract, Signal
+from quantumflux.bus.trading import PaperContract, Signal
 
 ARROW = {1: "CALL ▲", -1: "PUT ▼", 0: "-"}
 OUTCOME = {1: "won", -1: "lost", 0: "tie"}

@@ -10,14 +10,14 @@ import redis
 from rich.console import Console
 from rich.live import Live
 
-from services.bus.backoff import Backoff
-from services.bus.config import BusSettings
-from services.bus.connection import RETRIABLE, connect_sync
-from services.bus.ids import text
-from services.bus.keys import Keys
-from services.bus.records import FIELD, RecordError, decode
-from services.bus.trading import PaperContract, Signal
-from services.signals.view import Board
+from quantumflux.bus.backoff import Backoff
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.connection import RETRIABLE, connect_sync
+from quantumflux.bus.ids import text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import FIELD, RecordError, decode
+from quantumflux.bus.trading import PaperContract, Signal
+from quantumflux.signals.view import Board
 
 
 def _records(rows: Any) -> tuple[list[Signal], list[PaperContract], str | None]:

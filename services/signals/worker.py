@@ -24,18 +24,18 @@ from typing import Any
 import msgpack
 from redis.exceptions import ResponseError
 
-from services.bus.connection import RETRIABLE, connect_sync
-from services.bus.groups import ConsumerGroup, Entry
-from services.bus.ids import id_tuple, text
-from services.bus.keys import Keys
-from services.bus.records import SCHEMA_VERSION, Candle, Event, RecordError, decode_fields, pack, pack_map
-from services.bus.service import ServiceShell
-from services.bus.timeframes import label
-from services.bus.trading import PaperContract, Signal
-from services.signals.config import SignalsSettings
-from services.signals.paper import Paper, Rules, book_from_state, book_state
-from services.signals.runner import GAP, LATE, Row, Window, decide, needed_cap
-from services.signals.spec import Run, SpecError, describe, parse_document, parse_text, timeframes_of
+from quantumflux.bus.connection import RETRIABLE, connect_sync
+from quantumflux.bus.groups import ConsumerGroup, Entry
+from quantumflux.bus.ids import id_tuple, text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import SCHEMA_VERSION, Candle, Event, RecordError, decode_fields, pack, pack_map
+from quantumflux.bus.service import ServiceShell
+from quantumflux.bus.timeframes import label
+from quantumflux.bus.trading import PaperContract, Signal
+from quantumflux.signals.config import SignalsSettings
+from quantumflux.signals.paper import Paper, Rules, book_from_state, book_state
+from quantumflux.signals.runner import GAP, LATE, Row, Window, decide, needed_cap
+from quantumflux.signals.spec import Run, SpecError, describe, parse_document, parse_text, timeframes_of
 
 SERVICE = "signals"
 GROUP = "signals"

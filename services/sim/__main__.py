@@ -1,5 +1,5 @@
-"""``python -m services.sim`` is ``qf sim``."""
+"""``python -m quantumflux.sim`` is ``qf sim``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.sim.cli", "sim")
+run_command("quantumflux.sim.cli", "sim")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from services.sim.config import SimSettings
+    from quantumflux.sim.config import SimSettings
 
 
 def sim(
@@ -42,8 +42,8 @@ def sim(
     import logging
     import sys
 
-    from services.bus.cli import settings_or_exit
-    from services.sim.config import SimSettings
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.sim.config import SimSettings
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s sim %(levelname)s %(message)s"
@@ -69,8 +69,8 @@ def _serve(settings: SimSettings, truth: Path | None) -> None:
     import signal
     import time
 
-    from services.sim.feed import SimFeed
-    from services.sim.server import SimServer
+    from quantumflux.sim.feed import SimFeed
+    from quantumflux.sim.server import SimServer
 
     log = logging.getLogger("qf.sim")
     start = time.time() if settings.sim_start is None else settings.sim_start

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.bus.config import BusSettings
-from services.sim.feed import asset_names
+from quantumflux.bus.config import BusSettings
+from quantumflux.sim.feed import asset_names
 
 
 class SimSettings(BusSettings):
@@ -39,7 +39,7 @@ class SimSettings(BusSettings):
         description="The page claims a real account (isDemo 0 in auth and balance) instead of a demo "
         "one, to check that a trader set to demo places nothing there (QF_SIM_REAL_ACCOUNT).",
     )
-    # Cues for checking what a broker's changes cause downstream (read by services.sim.drills).
+    # Cues for checking what a broker's changes cause downstream (read by quantumflux.sim.drills).
     sim_payout_change: str = Field(
         default="",
         description="ASSET=PAYOUT@SECONDS: set that payout that many seconds after start and resend "

@@ -1,7 +1,7 @@
 """Changes the simulated broker makes on cue, so that what they cause downstream can be checked.
 
 A real broker moves an asset's payout now and then, and changes its protocol without notice.
-The cues are settings of the simulator (see services.sim.config):
+The cues are settings of the simulator (see quantumflux.sim.config):
 ``QF_SIM_PAYOUT_CHANGE="EURUSD_otc=70@3"`` sets that asset's payout to 70 % three seconds after
 the first page logged in and resends the asset list; ``QF_SIM_DRIFT_AFTER=3`` sends, three
 seconds after it, one event the broker never sent and one ``updateStream`` of a shape it never had.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.sim.server import SimServer
+    from quantumflux.sim.server import SimServer
 
 log = logging.getLogger("qf.sim")
 

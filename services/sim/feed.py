@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.ingest.frames import Frame
-from services.sim.path import Junction, past_ticks
+from quantumflux.ingest.frames import Frame
+from quantumflux.sim.path import Junction, past_ticks
 
 BROKER_OFFSET = 7200
 HISTORY_SECONDS = 900.0

@@ -32,10 +32,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from services.sim.deals import Events, SimAccount
-from services.sim.drills import drills_from_env, run_drills
-from services.sim.feed import SimFeed, SimTick, encode_event
-from services.sim.history import (
+from quantumflux.sim.deals import Events, SimAccount
+from quantumflux.sim.drills import drills_from_env, run_drills
+from quantumflux.sim.feed import SimFeed, SimTick, encode_event
+from quantumflux.sim.history import (
     HISTORY_EVENTS,
     HistoryRequest,
     RequestGate,
@@ -59,7 +59,7 @@ REAL_FLAG = b"const ACCOUNT_IS_DEMO = 0;"
 
 
 def _static(name: str) -> bytes:
-    return resources.files("services.sim").joinpath("static", name).read_bytes()
+    return resources.files("quantumflux.sim").joinpath("static", name).read_bytes()
 
 
 def real_account_from_env() -> bool:

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from services.ingest.frames import Frame
-from services.ingest.source import FrameSink, FrameSource
-from services.sim.config import SimSettings
-from services.sim.feed import SimFeed, as_frames
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.source import FrameSink, FrameSource
+from quantumflux.sim.config import SimSettings
+from quantumflux.sim.feed import SimFeed, as_frames
 
 # The in-process simulator's socket address: loopback, so the default URL pattern accepts it.
 SIM_URL = "ws://127.0.0.1/socket.io/?EIO=4&transport=websocket"
@@ -23,7 +23,7 @@ SIM_URL = "ws://127.0.0.1/socket.io/?EIO=4&transport=websocket"
 
 def sim_source(_arg: str, _ingest: Any) -> SimSource:
     """``--source sim``: the market of the ``QF_SIM_*`` settings (a bad one ends the command)."""
-    from services.bus.cli import settings_or_exit
+    from quantumflux.bus.cli import settings_or_exit
 
     return SimSource(settings_or_exit(SimSettings, "sim"))
 

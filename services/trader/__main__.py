@@ -1,5 +1,5 @@
-"""``python -m services.trader`` is ``qf trader``."""
+"""``python -m quantumflux.trader`` is ``qf trader``."""
 
-from services.bus.cli import run_command
+from quantumflux.bus.cli import run_command
 
-run_command("services.trader.cli", "trader")
+run_command("quantumflux.trader.cli", "trader")

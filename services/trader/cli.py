@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from services.trader.store import OrderStore
+    from quantumflux.trader.store import OrderStore
 
 REAL_MONEY_HELP = (
     "Confirm that QF_TRADE=real may place orders with real money. Deliberately not a setting: "
@@ -20,8 +20,8 @@ def trader(
     real_money: Annotated[bool, typer.Option("--real-money", help=REAL_MONEY_HELP)] = False,
 ) -> None:
     """Place the orders the strategies call for, through your own page, within the risk limits (QF_TRADE)."""
-    from services.bus.cli import settings_or_exit
-    from services.trader.config import TraderSettings
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.trader.config import TraderSettings
 
     settings = settings_or_exit(TraderSettings, "trader")
     if settings.trade == "off":
@@ -39,7 +39,7 @@ def trader(
         typer.echo("trader: REAL MONEY. Limits in force:")
         for name, value in settings.limits().to_map().items():
             typer.echo(f"  {name}: {value}")
-    from services.trader.worker import main
+    from quantumflux.trader.worker import main
 
     raise typer.Exit(main(settings, real_money))
 
@@ -54,10 +54,10 @@ def trade(
     """Trade by hand through the same risk rules, stop trading at once, resume it, or see its status."""
     import redis
 
-    from services.bus.cli import settings_or_exit
-    from services.bus.config import BusSettings
-    from services.bus.keys import Keys
-    from services.trader.store import OrderStore
+    from quantumflux.bus.cli import settings_or_exit
+    from quantumflux.bus.config import BusSettings
+    from quantumflux.bus.keys import Keys
+    from quantumflux.trader.store import OrderStore
 
     settings = settings_or_exit(BusSettings, "trade")
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=ANSWER_WAIT + 5)
@@ -84,7 +84,7 @@ def _trade(
         if as_json:
             typer.echo(json.dumps(status, indent=2, default=str))
         else:
-            from services.trader.view import show
+            from quantumflux.trader.view import show
 
             show(status)
         return 0

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from services.bus.config import BusSettings
-from services.trader.risk import RiskLimits
+from quantumflux.bus.config import BusSettings
+from quantumflux.trader.risk import RiskLimits
 
 TRADE_MODES = ("off", "demo", "real")
 

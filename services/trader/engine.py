@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from services.bus.trading import Order, Payout, Signal
-from services.trader.deals import deals_of
-from services.trader.orders import OrderBook, new_request_id, order_frame
-from services.trader.reconcile import PageDeals, reconcile
-from services.trader.risk import AccountState, Intent, Place, Refusal, RiskLimits, check, stop_rule
-from services.trader.status import snapshot
+from quantumflux.bus.trading import Order, Payout, Signal
+from quantumflux.trader.deals import deals_of
+from quantumflux.trader.orders import OrderBook, new_request_id, order_frame
+from quantumflux.trader.reconcile import PageDeals, reconcile
+from quantumflux.trader.risk import AccountState, Intent, Place, Refusal, RiskLimits, check, stop_rule
+from quantumflux.trader.status import snapshot
 
 # The broker's shortest and longest order, in seconds (protocol notes: 5 s to 12 h).
 MIN_EXPIRY = 5

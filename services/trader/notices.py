@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.bus.trading import Order
+from quantumflux.bus.trading import Order
 
 Notice = tuple[str, str]
 

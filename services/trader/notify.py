@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Sequence
 
-from services.trader.notices import Notice
+from quantumflux.trader.notices import Notice
 
 log = logging.getLogger("qf.trader.notify")
 QUEUE_SIZE = 1000

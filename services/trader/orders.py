@@ -12,7 +12,7 @@ An order is ``requested`` from the moment its requestId is chosen: the shell sto
   fate is reported, never guessed: nothing is sent again. A later deal naming it by requestId or
   deal id still settles it.
 
-Every change returns the new :class:`~services.bus.trading.Order` record, for ``qf:orders``.
+Every change returns the new :class:`~quantumflux.bus.trading.Order` record, for ``qf:orders``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from services.bus.trading import Order
-from services.trader.deals import Deal
-from services.trader.tally import Tally
+from quantumflux.bus.trading import Order
+from quantumflux.trader.deals import Deal
+from quantumflux.trader.tally import Tally
 
 OPTION_TYPE = 100  # the broker's only kind of option (protocol notes §6)
 # Amounts are in cents; two amounts closer than this are the same.

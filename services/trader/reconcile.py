@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from services.bus.trading import Order
-from services.trader.deals import Deal
-from services.trader.orders import CENT
+from quantumflux.bus.trading import Order
+from quantumflux.trader.deals import Deal
+from quantumflux.trader.orders import CENT
 
 # The page's deal times and ours may differ by this much (clocks, rounding to the second).
 CLOCK_SLACK = 2.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from services.trader.engine import Trader
+    from quantumflux.trader.engine import Trader
 
 
 def state_of(trader: Trader) -> tuple[str, str | None]:

@@ -18,12 +18,12 @@ from typing import Any
 import msgpack
 import redis
 
-from services.bus.fields import SCHEMA_VERSION
-from services.bus.ids import text
-from services.bus.keys import Keys
-from services.bus.records import RecordError, pack, pack_map, unpack
-from services.bus.trading import Order, Payout, order_from_map, payout_from_map
-from services.trader.engine import KILL_SWITCH
+from quantumflux.bus.fields import SCHEMA_VERSION
+from quantumflux.bus.ids import text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import RecordError, pack, pack_map, unpack
+from quantumflux.bus.trading import Order, Payout, order_from_map, payout_from_map
+from quantumflux.trader.engine import KILL_SWITCH
 
 SERVICE = "trader"
 ENDED = ("closed", "rejected")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.bus.trading import Order
+from quantumflux.bus.trading import Order
 
 DAY = 86400
 HOUR = 3600.0

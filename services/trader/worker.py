@@ -3,7 +3,7 @@
 It reads only what is new on ``{prefix}:signals`` (never the backlog), the page's account,
 deals and Chrome's state on ``{prefix}:events``, payouts on ``{prefix}:payouts`` and its own
 command stream (manual orders, the kill switch). The decisions are the core's
-(:class:`~services.trader.engine.Trader`); here each ``PlaceOrder`` is stored (:mod:`.store`)
+(:class:`~quantumflux.trader.engine.Trader`); here each ``PlaceOrder`` is stored (:mod:`.store`)
 *before* its frame goes through the page bridge, every change is published on
 ``{prefix}:orders``, and notices go out on their own thread (:mod:`.notify`).
 
@@ -24,21 +24,21 @@ from typing import Any
 
 import trio
 
-from services.bridge import BridgeError, BridgeSettings, NotAllowed, PageBridge, SendUncertain
-from services.bus.connection import RETRIABLE, connect_sync
-from services.bus.ids import text
-from services.bus.keys import Keys
-from services.bus.records import Event, RecordError
-from services.bus.service import ServiceShell
-from services.bus.trading import Order, payout_from_map, signal_from_map
-from services.ingest.payouts import PayoutChanges
-from services.trader.config import TraderSettings
-from services.trader.deals import deals_of
-from services.trader.engine import KILL_SWITCH, PlaceOrder, Refuse, StopTrading, Trader, TradeRules, Update
-from services.trader.notices import event_notice, order_notice, stop_notice
-from services.trader.notify import Notifier
-from services.trader.reconcile import PageDeals
-from services.trader.store import OrderStore, entry_map
+from quantumflux.bridge import BridgeError, BridgeSettings, NotAllowed, PageBridge, SendUncertain
+from quantumflux.bus.connection import RETRIABLE, connect_sync
+from quantumflux.bus.ids import text
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Event, RecordError
+from quantumflux.bus.service import ServiceShell
+from quantumflux.bus.trading import Order, payout_from_map, signal_from_map
+from quantumflux.ingest.payouts import PayoutChanges
+from quantumflux.trader.config import TraderSettings
+from quantumflux.trader.deals import deals_of
+from quantumflux.trader.engine import KILL_SWITCH, PlaceOrder, Refuse, StopTrading, Trader, TradeRules, Update
+from quantumflux.trader.notices import event_notice, order_notice, stop_notice
+from quantumflux.trader.notify import Notifier
+from quantumflux.trader.reconcile import PageDeals
+from quantumflux.trader.store import OrderStore, entry_map
 
 SERVICE = "trader"
 log = logging.getLogger("qf.trader")

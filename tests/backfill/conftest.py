@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from services.backfill.config import BackfillSettings
-from services.files.collect import collected_files
-from services.files.layout import parse_iso_utc
-from services.ingest.chrome import Chromium
-from services.sim.feed import SimFeed
+from quantumflux.backfill.config import BackfillSettings
+from quantumflux.files.collect import collected_files
+from quantumflux.files.layout import parse_iso_utc
+from quantumflux.ingest.chrome import Chromium
+from quantumflux.sim.feed import SimFeed
 from tests.ingest.stack import Bus, IngestProcess, close_pages, page_call, wait_until
 from tests.sim.test_server import Sim, start_sim
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis
 
-from services.backfill.config import BackfillSettings
-from services.backfill.worker import NoAnswer, favourite_assets, latest_events, picked_assets
-from services.bus.config import BusSettings
-from services.bus.keys import Keys
-from services.bus.records import Event, pack
+from quantumflux.backfill.config import BackfillSettings
+from quantumflux.backfill.worker import NoAnswer, favourite_assets, latest_events, picked_assets
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Event, pack
 
 
 def settings_of(bus: BusSettings) -> BackfillSettings:

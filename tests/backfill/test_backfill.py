@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import trio
 
-from services.backfill import pager
-from services.backfill.worker import Job, Report, backfill
-from services.bus.records import Tick
+from quantumflux.backfill import pager
+from quantumflux.backfill.worker import Job, Report, backfill
+from quantumflux.bus.records import Tick
 from tests.backfill.conftest import ASSET_NAMES, Stack, file_rows, file_times, recomputed
 from tests.ingest.stack import wait_until
 

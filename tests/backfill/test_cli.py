@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.backfill import pager
+from quantumflux.backfill import pager
 from tests.backfill.conftest import ASSET_NAMES, Stack, file_rows, file_times, recomputed
 from tests.ingest.stack import ROOT, wait_until
 
@@ -22,7 +22,7 @@ DAY = 86400
 
 def start(stack: Stack, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "services.qf", *args], cwd=ROOT, env=stack.cli_env(**env),
+        [sys.executable, "-m", "quantumflux.qf", *args], cwd=ROOT, env=stack.cli_env(**env),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.files.collect import (
+from quantumflux.files.collect import (
     CollectedCandle,
     CollectWriter,
     collect_file,
     collected_files,
     collected_times,
 )
-from services.files.datasets import discover, load
+from quantumflux.files.datasets import discover, load
 
 T0 = 1_796_000_040  # a minute's start
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.backfill import pager
-from services.backfill.pager import Window
-from services.files.collect import CollectedCandle
+from quantumflux.backfill import pager
+from quantumflux.backfill.pager import Window
+from quantumflux.files.collect import CollectedCandle
 
 
 def test_windows_go_back_150_candles_at_a_time_and_skip_what_is_held() -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.backtest import analysis, engine
-from services.backtest.engine import EngineConfig
-from services.backtest.strategies import get_strategy
+from quantumflux.backtest import analysis, engine
+from quantumflux.backtest.engine import EngineConfig
+from quantumflux.backtest.strategies import get_strategy
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.backtest import engine, metrics
-from services.backtest.engine import EngineConfig, EngineError
-from services.backtest.strategies import get_strategy
+from quantumflux.backtest import engine, metrics
+from quantumflux.backtest.engine import EngineConfig, EngineError
+from quantumflux.backtest.strategies import get_strategy
 
 T0 = calendar.timegm((2026, 6, 14, 10, 0, 0))
 

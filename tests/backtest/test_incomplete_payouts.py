@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from services.backtest import runner
-from services.backtest.strategies import get_strategy
-from services.bus.records import Candle, Payout
-from services.files import datasets
-from services.files.columns import header_line
-from services.files.layout import candle_file, payout_file
-from services.files.rows import RowFormatter
+from quantumflux.backtest import runner
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.bus.records import Candle, Payout
+from quantumflux.files import datasets
+from quantumflux.files.columns import header_line
+from quantumflux.files.layout import candle_file, payout_file
+from quantumflux.files.rows import RowFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1795835100  # 2026-11-28T03:05:00Z, a whole minute
@@ -118,7 +118,7 @@ def test_payout_history_pays_each_trade_the_payout_in_force(tmp_path: Path) -> N
 
     # The command line says the same.
     out = subprocess.run(
-        [sys.executable, "-m", "services.qf", "backtest", f"{asset}-1m", "--strategy", "sma_cross",
+        [sys.executable, "-m", "quantumflux.qf", "backtest", f"{asset}-1m", "--strategy", "sma_cross",
          "--param", "fast=3", "--param", "slow=8", "--payout", "history:0.7", "--json",
          "--data-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -127,7 +127,7 @@ def test_payout_history_pays_each_trade_the_payout_in_force(tmp_path: Path) -> N
     cli = json.loads(out.stdout)["results"][0]
     assert cli["trades"] == trades and cli["payout"] == info
     table = subprocess.run(
-        [sys.executable, "-m", "services.qf", "backtest", f"{asset}-1m", "--strategy", "sma_cross",
+        [sys.executable, "-m", "quantumflux.qf", "backtest", f"{asset}-1m", "--strategy", "sma_cross",
          "--payout", "history", "--data-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -138,7 +138,7 @@ def test_payout_history_pays_each_trade_the_payout_in_force(tmp_path: Path) -> N
 def test_a_payout_that_is_neither_a_number_nor_history_is_refused(tmp_path: Path) -> None:
     write_dataset(tmp_path, "EURUSD_otc", walk(50, seed=1), incomplete=set())
     out = subprocess.run(
-        [sys.executable, "-m", "services.qf", "backtest", "EURUSD_otc-1m", "--payout", "lots",
+        [sys.executable, "-m", "quantumflux.qf", "backtest", "EURUSD_otc-1m", "--payout", "lots",
          "--data-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

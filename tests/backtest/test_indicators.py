@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import ta
 
-from services.backtest import indicators as ind
+from quantumflux.backtest import indicators as ind
 
 N = 3000
 TOL = 1e-9

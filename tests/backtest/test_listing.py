@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.backtest import listing
-from services.files import datasets
-from services.files.layout import candle_file, iso_utc
-from services.files.reader import LoadError, read_candles
+from quantumflux.backtest import listing
+from quantumflux.files import datasets
+from quantumflux.files.layout import candle_file, iso_utc
+from quantumflux.files.reader import LoadError, read_candles
 
 T0 = calendar.timegm((2026, 6, 14, 10, 0, 0))
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "backtest"

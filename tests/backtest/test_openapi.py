@@ -30,10 +30,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.backtest.app import create_app
-from services.backtest.config import BacktestSettings
-from services.backtest.schemas import DATASET_ID_MAX, DATASET_ID_PATTERN
-from services.files.datasets import DatasetError, check_id
+from quantumflux.backtest.app import create_app
+from quantumflux.backtest.config import BacktestSettings
+from quantumflux.backtest.schemas import DATASET_ID_MAX, DATASET_ID_PATTERN
+from quantumflux.files.datasets import DatasetError, check_id
 from tests.backtest.test_service import FIX, write_dataset
 from tests.conftest import free_port
 
@@ -41,10 +41,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 def start_service(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m services.backtest`` on a free port, once it answers its health probe."""
+    """``python -m quantumflux.backtest`` on a free port, once it answers its health probe."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.backtest"],
+        [sys.executable, "-m", "quantumflux.backtest"],
         env=env | {"QF_BACKTEST_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

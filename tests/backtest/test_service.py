@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import redis
 
-from services.files.layout import candle_file, iso_utc
+from quantumflux.files.layout import candle_file, iso_utc
 from tests.conftest import free_port
 
 T0 = calendar.timegm((2026, 6, 14, 10, 0, 0))
@@ -62,7 +62,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[di
 def service(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.backtest"],
+        [sys.executable, "-m", "quantumflux.backtest"],
         env=env | {"QF_BACKTEST_PORT": str(port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -169,8 +169,8 @@ def test_one_dataset_as_the_browser_sends_it(service: str) -> None:
 
 
 def test_the_service_keeps_a_heartbeat(service: str, env: dict[str, str], redis_url: str) -> None:
-    from services.bus.health import read_heartbeats
-    from services.bus.keys import Keys
+    from quantumflux.bus.health import read_heartbeats
+    from quantumflux.bus.keys import Keys
 
     client = redis.Redis.from_url(redis_url)
     try:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import ta
 
-from services.backtest.strategies import STRATEGIES, StrategyError, get_strategy, load_strategy_file
+from quantumflux.backtest.strategies import STRATEGIES, StrategyError, get_strategy, load_strategy_file
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
 
-from services.backtest import analysis, engine, metrics, sweeps, sweeps_core
-from services.backtest.engine import EngineConfig
-from services.backtest.grid_kernels import prepare, signals_of
-from services.backtest.strategies import get_strategy
-from services.files.payouts import PayoutHistory
+from quantumflux.backtest import analysis, engine, metrics, sweeps, sweeps_core
+from quantumflux.backtest.engine import EngineConfig
+from quantumflux.backtest.grid_kernels import prepare, signals_of
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.files.payouts import PayoutHistory
 
 TIE = 1e-10  # the strategies' "equal within this share of the price"
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import trio
 
-from services.bridge import BridgeSettings, NoBrokerPage, NoChrome, NotAllowed, PageBridge
-from services.bus.records import HistoryBatch
-from services.ingest.chrome import Chromium, free_port
-from services.sim.feed import SimFeed
+from quantumflux.bridge import BridgeSettings, NoBrokerPage, NoChrome, NotAllowed, PageBridge
+from quantumflux.bus.records import HistoryBatch
+from quantumflux.ingest.chrome import Chromium, free_port
+from quantumflux.sim.feed import SimFeed
 from tests.ingest.stack import Bus, IngestProcess, close_pages, page_call, wait_until
 from tests.sim.test_server import Sim, start_sim
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from services.bridge import ALLOWED_EVENTS, BridgeSettings, NotAllowed, outgoing_frame
-from services.bridge.frames import BridgeError, Pacer, pick_socket, socket_pattern
+from quantumflux.bridge import ALLOWED_EVENTS, BridgeSettings, NotAllowed, outgoing_frame
+from quantumflux.bridge.frames import BridgeError, Pacer, pick_socket, socket_pattern
 
 PAGE = {"asset": "EURUSD_otc", "index": 178666390886, "time": 1786648980, "offset": 9000, "period": 60}
 

@@ -7,9 +7,9 @@ from collections import Counter
 import msgpack
 import pytest
 
-from services.bus import Candle, CaptureMark, HistoryBatch, Keys, RecordError, Tick, decode, pack
-from services.bus.connection import connect_sync
-from services.bus.records import tick_runs
+from quantumflux.bus import Candle, CaptureMark, HistoryBatch, Keys, RecordError, Tick, decode, pack
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.records import tick_runs
 
 T0 = 1781423460
 

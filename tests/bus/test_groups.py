@@ -9,9 +9,9 @@ import sys
 import textwrap
 import time
 
-from services.bus import Keys, Tick, pack
-from services.bus.connection import connect_sync
-from services.bus.groups import ConsumerGroup
+from quantumflux.bus import Keys, Tick, pack
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.groups import ConsumerGroup
 
 
 def test_a_killed_consumer_leaves_pending_entries_another_claims(bus_settings):
@@ -26,7 +26,7 @@ def test_a_killed_consumer_leaves_pending_entries_another_claims(bus_settings):
     code = textwrap.dedent(
         f"""
         import sys, time, redis
-        from services.bus.groups import ConsumerGroup
+        from quantumflux.bus.groups import ConsumerGroup
         c = redis.Redis.from_url({bus_settings.redis_url!r})
         g = ConsumerGroup(c, "workers", "doomed", [{stream!r}])
         n = len(g.read(count=1000, block_ms=1000))

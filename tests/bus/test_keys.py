@@ -9,9 +9,9 @@ import zlib
 import pytest
 from pydantic import ValidationError
 
-from services.bus import KeyName, Keys, partition_of
-from services.bus.config import BusSettings, UnknownSettingError, check_environment
-from services.bus.timeframes import TimeframeError, file_label, label, parse_timeframe, parse_timeframes
+from quantumflux.bus import KeyName, Keys, partition_of
+from quantumflux.bus.config import BusSettings, UnknownSettingError, check_environment
+from quantumflux.bus.timeframes import TimeframeError, file_label, label, parse_timeframe, parse_timeframes
 
 ASSETS = ["EURUSD_otc", "GBPUSD_otc", "#AAPL_otc", "BNB-USD_otc", "AEDCNY_otc", "Ünïcode"]
 
@@ -61,9 +61,7 @@ def test_a_key_that_is_not_of_the_contract_parses_to_none(key):
 def test_partition_is_crc32_mod_p_and_the_same_in_another_process():
     here = [partition_of(a, 4) for a in ASSETS]
     assert here == [zlib.crc32(a.encode()) % 4 for a in ASSETS]
-    code = (
-        "import sys; from services.bus import partition_of; print([partition_of(a, 4) for a in sys.argv[1:]])"
-    )
+    code = "import sys; from quantumflux.bus import partition_of; print([partition_of(a, 4) for a in sys.argv[1:]])"
     out = subprocess.run([sys.executable, "-c", code, *ASSETS], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(here)
     # Python's own hash() is salted per process; the partition must not depend on it.

@@ -8,7 +8,7 @@ from collections import Counter
 import msgpack
 import pytest
 
-from services.bus import (
+from quantumflux.bus import (
     Candle,
     Event,
     HistoryBatch,
@@ -21,9 +21,9 @@ from services.bus import (
     decode,
     pack,
 )
-from services.bus.connection import connect_sync
-from services.bus.groups import ConsumerGroup
-from services.bus.records import tick_runs
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.groups import ConsumerGroup
+from quantumflux.bus.records import tick_runs
 
 RECORDS = [
     Tick("EURUSD_otc", 1781423526.562, 1.33319),

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from services.bus.config import BusSettings
-from services.bus.connection import connect_sync
-from services.bus.keys import Keys
-from services.bus.records import decode_fields
-from services.bus.service import ServiceShell
+from quantumflux.bus.config import BusSettings
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import decode_fields
+from quantumflux.bus.service import ServiceShell
 
 
 class Shell(ServiceShell):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from services.bus import Keys, Tick, pack
-from services.bus.connection import connect_sync
-from services.bus.groups import ConsumerGroup
-from services.bus.health import Heartbeat, read_heartbeats
-from services.bus.streams import groups, trim
+from quantumflux.bus import Keys, Tick, pack
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.groups import ConsumerGroup
+from quantumflux.bus.health import Heartbeat, read_heartbeats
+from quantumflux.bus.streams import groups, trim
 
 
 def test_trim_never_drops_an_entry_a_group_has_not_acknowledged(bus_settings):

@@ -18,8 +18,8 @@ from typing import Any
 import msgpack
 import redis
 
-from services.bus.keys import Keys, partition_of
-from services.bus.records import HistoryBatch, Tick, pack
+from quantumflux.bus.keys import Keys, partition_of
+from quantumflux.bus.records import HistoryBatch, Tick, pack
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_OFFSET = 7200
@@ -92,13 +92,13 @@ def bars_by_key(bars: list[dict[str, Any]]) -> dict[tuple, tuple]:
 
 
 def start_worker(env: dict[str, str], *args: str, log: Path | None = None, **extra: str) -> subprocess.Popen:
-    """``python -m services.candles`` as a real child process."""
+    """``python -m quantumflux.candles`` as a real child process."""
     full = dict(env)
     full.update(extra)
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.candles", *args],
+            [sys.executable, "-m", "quantumflux.candles", *args],
             cwd=ROOT,
             env=full,
             stdout=out,

@@ -11,7 +11,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.candles.aggregator import Aggregator, Rules
+from quantumflux.candles.aggregator import Aggregator, Rules
 
 T0 = 1_781_438_400  # 2026-06-14 12:00 UTC: a whole minute, 5m, 1h and 4h of UTC
 UTC_MIDNIGHT = 1_781_395_200  # 2026-06-14 00:00 UTC

@@ -1,9 +1,9 @@
-"""The capture marks ingest owes the candle service (the pure part, services.ingest.coverage)."""
+"""The capture marks ingest owes the candle service (the pure part, quantumflux.ingest.coverage)."""
 
 from __future__ import annotations
 
-from services.bus.records import CaptureMark
-from services.ingest.coverage import CaptureMarks
+from quantumflux.bus.records import CaptureMark
+from quantumflux.ingest.coverage import CaptureMarks
 
 T0 = 1_781_438_400.0
 

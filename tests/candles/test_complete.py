@@ -8,7 +8,7 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.candles.aggregator import Aggregator, Rules
+from quantumflux.candles.aggregator import Aggregator, Rules
 
 T0 = 1_781_438_400  # 2026-06-14 12:00 UTC: a whole minute, 5m and 1h
 

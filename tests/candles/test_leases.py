@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.candles.leases import claim_order, fair_share, owner_of
+from quantumflux.candles.leases import claim_order, fair_share, owner_of
 
 
 def test_owner_of_reads_name_and_epoch_and_refuses_other_shapes():

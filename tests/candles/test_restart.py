@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from services.bus.keys import Keys
+from quantumflux.bus.keys import Keys
 
 from .support import (
     Producer,

@@ -44,7 +44,7 @@ def test_runs_as_a_service_and_stops_cleanly_on_sigterm(rclient, prefix, test_en
 def test_unknown_setting_and_bad_timeframe_are_clear_errors(test_env):
     env = dict(test_env, QF_TIMEFRAME="1m")
     out = subprocess.run(
-        [sys.executable, "-m", "services.candles"],
+        [sys.executable, "-m", "quantumflux.candles"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -54,7 +54,7 @@ def test_unknown_setting_and_bad_timeframe_are_clear_errors(test_env):
     assert out.returncode == 2
     assert "QF_TIMEFRAME" in out.stderr and "QF_TIMEFRAMES" in out.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "services.candles", "--timeframes", "7m"],
+        [sys.executable, "-m", "quantumflux.candles", "--timeframes", "7m"],
         cwd=ROOT,
         env=test_env,
         capture_output=True,

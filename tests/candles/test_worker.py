@@ -9,9 +9,9 @@ import time
 import msgpack
 import pytest
 
-from services.bus.keys import Keys
-from services.bus.records import HistoryBatch
-from services.bus.streams import groups
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import HistoryBatch
+from quantumflux.bus.streams import groups
 
 from .support import (
     Producer,
@@ -262,7 +262,7 @@ def test_cli_module_imports_light():
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-c", "import services.candles.cli, sys; print('redis' in sys.modules)"],
+        [sys.executable, "-c", "import quantumflux.candles.cli, sys; print('redis' in sys.modules)"],
         capture_output=True,
         text=True,
         check=True,

@@ -6,8 +6,8 @@ import signal
 
 import msgpack
 
-from services.bus.keys import Keys
-from services.bus.records import CaptureMark, HistoryBatch, pack
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import CaptureMark, HistoryBatch, pack
 
 from .support import (
     caught_up,

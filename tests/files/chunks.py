@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.files.columns import header_line
-from services.files.layout import safe_name, stored_file
-from services.files.rows import Position, RowFormatter, SeriesKey, plan
+from quantumflux.files.columns import header_line
+from quantumflux.files.layout import safe_name, stored_file
+from quantumflux.files.rows import Position, RowFormatter, SeriesKey, plan
 
 SESSION = "20260614T100000Z"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from services.files import archive, datasets
-from services.files.cells import LoadError
-from services.files.layout import iter_data_files
+from quantumflux.files import archive, datasets
+from quantumflux.files.cells import LoadError
+from quantumflux.files.layout import iter_data_files
 from tests.files.chunks import Writer, walk
 
 # 30 June 2026 20:00 UTC: a day of minutes crosses into July, so two month files.
@@ -126,7 +126,7 @@ def test_ticks_come_back_as_written(tmp_path: Path) -> None:
 
 COMPACT = """
 import sys
-from services.files import archive, datasets
+from quantumflux.files import archive, datasets
 ds = datasets.discover(sys.argv[1])["EURUSD_otc-1m"]
 for _ in range(3):
     archive.compact(archive.series_of(sys.argv[1], "candles", 60, ds.files))

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.bus.records import Candle, Payout
-from services.files import datasets
-from services.files.columns import header_line
-from services.files.inventory import inventory
-from services.files.layout import iter_data_files, payout_file
-from services.files.payouts import PayoutHistory, payout_history, read_payouts
-from services.files.reader import LoadedFile, LoadError, incomplete_rows, read_candles
-from services.files.rows import RowFormatter
+from quantumflux.bus.records import Candle, Payout
+from quantumflux.files import datasets
+from quantumflux.files.columns import header_line
+from quantumflux.files.inventory import inventory
+from quantumflux.files.layout import iter_data_files, payout_file
+from quantumflux.files.payouts import PayoutHistory, payout_history, read_payouts
+from quantumflux.files.reader import LoadedFile, LoadError, incomplete_rows, read_candles
+from quantumflux.files.rows import RowFormatter
 
 T0 = 1795835100  # 2026-11-28T03:05:00Z, a whole minute
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.files import datasets
-from services.files.datasets import DatasetError
-from services.files.layout import candle_file, iso_utc
+from quantumflux.files import datasets
+from quantumflux.files.datasets import DatasetError
+from quantumflux.files.layout import candle_file, iso_utc
 
 T0 = calendar.timegm((2026, 6, 14, 10, 0, 0))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.files.inventory import inventory, summarize
+from quantumflux.files.inventory import inventory, summarize
 
 T0 = 1795835100  # a whole minute
 

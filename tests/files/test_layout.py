@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from services.files import layout
-from services.files.layout import (
+from quantumflux.files import layout
+from quantumflux.files.layout import (
     asset_from_safe_name,
     candle_file,
     iso_utc,

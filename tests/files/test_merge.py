@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.bus.timeframes import BROKER_DAY_OFFSET, bucket_start
-from services.candles.aggregator import Aggregator, Rules
-from services.files import datasets
-from services.files.collect import CollectedCandle, CollectWriter
-from services.files.merge import can_derive, derivations, derive, merge
+from quantumflux.bus.timeframes import BROKER_DAY_OFFSET, bucket_start
+from quantumflux.candles.aggregator import Aggregator, Rules
+from quantumflux.files import datasets
+from quantumflux.files.collect import CollectedCandle, CollectWriter
+from quantumflux.files.merge import can_derive, derivations, derive, merge
 
 from .chunks import Candle, Writer, walk
 
@@ -43,7 +43,7 @@ def collect(data: Path, asset: str, tf: int, candles: list[Candle]) -> None:
 def qf(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QF_")}
     return subprocess.run(
-        [sys.executable, "-m", "services.qf", *args],
+        [sys.executable, "-m", "quantumflux.qf", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.files.gaps import detect_timeframe
-from services.files.reader import LoadError, read_candles
+from quantumflux.files.gaps import detect_timeframe
+from quantumflux.files.reader import LoadError, read_candles
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "backtest"
 T0 = calendar.timegm((2026, 6, 14, 10, 0, 0))

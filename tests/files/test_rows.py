@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.bus.records import Candle, Payout
-from services.files.rows import Position, RowFormatter, plan
+from quantumflux.bus.records import Candle, Payout
+from quantumflux.files.rows import Position, RowFormatter, plan
 
 
 def test_rows_are_iso_utc_csv() -> None:

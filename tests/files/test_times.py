@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.files.cells import LoadError
-from services.files.columns import header_line
-from services.files.gaps import find_gaps, span_of
-from services.files.reader import read_times, row_times
-from services.files.rows import RowFormatter
+from quantumflux.files.cells import LoadError
+from quantumflux.files.columns import header_line
+from quantumflux.files.gaps import find_gaps, span_of
+from quantumflux.files.reader import read_times, row_times
+from quantumflux.files.rows import RowFormatter
 
 T0 = 1795835100  # 2026-11-28T03:05:00Z, a whole minute
 

@@ -16,9 +16,9 @@ import pytest
 import redis
 import socketio
 
-from services.bus.keys import Keys
-from services.bus.records import Candle, Event, pack
-from services.bus.timeframes import label
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, Event, pack
+from quantumflux.bus.timeframes import label
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ def on_the_bus(redis_url: str, prefix: str) -> tuple[set[str], set[str]]:
 
 
 class Gateway:
-    """``python -m services.gateway`` in a child process."""
+    """``python -m quantumflux.gateway`` in a child process."""
 
     def __init__(self, env: dict[str, str], port: int | None = None) -> None:
         self.port = port or free_port()
@@ -70,7 +70,7 @@ class Gateway:
 
     def start(self, healthy: bool = True) -> Gateway:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.gateway"], env=self.env, cwd=ROOT, stderr=subprocess.PIPE
+            [sys.executable, "-m", "quantumflux.gateway"], env=self.env, cwd=ROOT, stderr=subprocess.PIPE
         )
 
         def up() -> bool:

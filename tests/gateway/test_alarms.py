@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from services.ingest.decode import protocol_report
+from quantumflux.ingest.decode import protocol_report
 from tests.gateway.conftest import make_candle, payload, wait_until
 
 ASSET = "EURUSD_otc"

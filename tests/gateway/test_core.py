@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.bus.records import Candle
-from services.gateway.config import GatewaySettings, is_loopback
-from services.gateway.outbox import Message, Outbox
-from services.gateway.rooms import CandleBook, Catalog, Snapshot, Stream, StreamRequestError, merge_history
-from services.gateway.server import GatewayConfigError, check_settings
-from services.gateway.status import build_status, shape
+from quantumflux.bus.records import Candle
+from quantumflux.gateway.config import GatewaySettings, is_loopback
+from quantumflux.gateway.outbox import Message, Outbox
+from quantumflux.gateway.rooms import CandleBook, Catalog, Snapshot, Stream, StreamRequestError, merge_history
+from quantumflux.gateway.server import GatewayConfigError, check_settings
+from quantumflux.gateway.status import build_status, shape
 
 
 def candle(t: int, closed: bool, close: float = 1.0, asset: str = "EURUSD_otc", tf: int = 60) -> Candle:

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.bus.records import Candle
-from services.files.collect import CollectedCandle, CollectWriter
-from services.files.layout import session_label
+from quantumflux.bus.records import Candle
+from quantumflux.files.collect import CollectedCandle, CollectWriter
+from quantumflux.files.layout import session_label
 from tests.gateway.conftest import Bus, Gateway, Recorder, make_candle, payload
 
 ASSET = "EURUSD_otc"

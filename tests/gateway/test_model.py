@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from services.bus.records import Candle, Event, PaperContract, RecordError, Signal, from_map
-from services.gateway.auth import bearer_ok, guarded, socket_auth_ok
-from services.gateway.config import GatewaySettings
-from services.gateway.model import ReadModel, produced_timeframes, sort_keys
-from services.gateway.rooms import Stream
-from services.gateway.trades import paper_payload, signal_payload
+from quantumflux.bus.records import Candle, Event, PaperContract, RecordError, Signal, from_map
+from quantumflux.gateway.auth import bearer_ok, guarded, socket_auth_ok
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.model import ReadModel, produced_timeframes, sort_keys
+from quantumflux.gateway.rooms import Stream
+from quantumflux.gateway.trades import paper_payload, signal_payload
 from tests.gateway.entries import paper_map, signal_map
 
 ASSET = "EURUSD_otc"
@@ -116,7 +116,7 @@ def test_the_token_guards_the_api_and_sockets_only_when_needed():
 
 
 def test_the_model_keeps_the_latest_protocol_report_and_ignores_other_reports():
-    from services.ingest.decode import protocol_report
+    from quantumflux.ingest.decode import protocol_report
 
     model = ReadModel()
     assert model.protocol is None

@@ -19,14 +19,14 @@ import redis
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from services.backtest.app import create_app
-from services.backtest.config import BacktestSettings
-from services.bus.keys import Keys
-from services.bus.records import pack, pack_map
-from services.bus.trading import Order
-from services.gateway.app import Gateway as GatewayApp
-from services.gateway.config import GatewaySettings
-from services.trader.store import OrderStore
+from quantumflux.backtest.app import create_app
+from quantumflux.backtest.config import BacktestSettings
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import pack, pack_map
+from quantumflux.bus.trading import Order
+from quantumflux.gateway.app import Gateway as GatewayApp
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.trader.store import OrderStore
 from tests.backtest.test_openapi import CHECKS, start_service, stop_service
 from tests.backtest.test_service import write_dataset
 from tests.conftest import free_port

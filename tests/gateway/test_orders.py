@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import pack
-from services.bus.trading import Order
-from services.trader.store import OrderStore, TraderKeys
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import pack
+from quantumflux.bus.trading import Order
+from quantumflux.trader.store import OrderStore, TraderKeys
 from tests.gateway.conftest import wait_until
 
 TOKEN = "kill-switch-5e1a"

@@ -84,7 +84,7 @@ def test_web_app_not_built_says_how_to_build_it(start_gateway, tmp_path):
 def test_refuses_to_listen_beyond_loopback_without_a_token(test_env):
     # Never actually serves: the check comes before binding.
     proc = subprocess.run(
-        [sys.executable, "-m", "services.gateway", "--host", "0.0.0.0", "--port", str(free_port())],
+        [sys.executable, "-m", "quantumflux.gateway", "--host", "0.0.0.0", "--port", str(free_port())],
         env=test_env,
         cwd=ROOT,
         capture_output=True,
@@ -101,7 +101,7 @@ def test_a_bad_setting_is_one_plain_line_and_exit_2(test_env):
         ([], {"QF_GATEWAY_NOPE": "1"}, "QF_GATEWAY_NOPE"),
     ]:
         proc = subprocess.run(
-            [sys.executable, "-m", "services.gateway", *args],
+            [sys.executable, "-m", "quantumflux.gateway", *args],
             env=test_env | env,
             cwd=ROOT,
             capture_output=True,
@@ -160,7 +160,7 @@ def test_redis_restart_under_a_connected_browser(start_gateway, recorders, priva
     assert rec.sio.connected
 
     def gateway_states():
-        from services.bus.records import decode_fields
+        from quantumflux.bus.records import decode_fields
 
         events = [decode_fields(f) for _, f in client.xrange(bus.keys.events())]
         return [

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.bus.records import pack_map
-from services.files.layout import candle_file, iso_utc
+from quantumflux.bus.records import pack_map
+from quantumflux.files.layout import candle_file, iso_utc
 from tests.conftest import free_port
 from tests.gateway.conftest import ROOT, make_candle, wait_until
 from tests.gateway.entries import paper_map, signal_map
@@ -206,7 +206,7 @@ def backtest_service(test_env: dict[str, str]) -> Iterator[str]:
     write_candles(data, ASSET, 300, 30)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.backtest"],
+        [sys.executable, "-m", "quantumflux.backtest"],
         env=test_env | {"QF_BACKTEST_PORT": str(port)},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -283,7 +283,7 @@ def test_the_web_app_is_found_from_another_folder(test_env, tmp_path):
     port = free_port()
     env = test_env | {"QF_GATEWAY_PORT": str(port), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.gateway"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "quantumflux.gateway"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
     )
     try:
         url = f"http://127.0.0.1:{port}"

@@ -15,8 +15,8 @@ from typing import Any
 import redis
 import trio
 
-from services.bus.records import Event, HistoryBatch, Tick, decode
-from services.ingest.cdp import browser_ws_url, open_cdp
+from quantumflux.bus.records import Event, HistoryBatch, Tick, decode
+from quantumflux.ingest.cdp import browser_ws_url, open_cdp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +34,14 @@ def wait_until(cond: Callable[[], Any], guard: float = 30.0, what: str = "condit
 
 
 class SimProcess:
-    """`python -m services.sim` on a free port, writing its ground truth to a file."""
+    """`python -m quantumflux.sim` on a free port, writing its ground truth to a file."""
 
     def __init__(self, workdir: Path, *, seed: int = 7, assets: int = 3, rate: float = 4.0) -> None:
         self.truth = workdir / "truth.jsonl"
         self.log = (workdir / "sim.log").open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("QF_")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.sim", "--port", "0", "--seed", str(seed),
+            [sys.executable, "-m", "quantumflux.sim", "--port", "0", "--seed", str(seed),
              "--assets", str(assets), "--rate", str(rate), "--truth", str(self.truth)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log,
         )  # fmt: skip
@@ -76,7 +76,7 @@ class SimProcess:
 
 
 class IngestProcess:
-    """`python -m services.ingest` (source cdp) with the test's Redis, prefix and Chrome."""
+    """`python -m quantumflux.ingest` (source cdp) with the test's Redis, prefix and Chrome."""
 
     def __init__(self, env: dict[str, str], workdir: Path, **extra: str) -> None:
         self.env = dict(env)
@@ -84,7 +84,7 @@ class IngestProcess:
         self.log_path = workdir / "ingest.log"
         self.log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.ingest"], cwd=ROOT, env=self.env,
+            [sys.executable, "-m", "quantumflux.ingest"], cwd=ROOT, env=self.env,
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

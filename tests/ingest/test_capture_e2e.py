@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from services.bus.records import CaptureMark
-from services.ingest.chrome import Chromium
+from quantumflux.bus.records import CaptureMark
+from quantumflux.ingest.chrome import Chromium
 from tests.ingest.stack import Bus, IngestProcess, SimProcess, by_asset, close_pages, pick_on_page, wait_until
 
 pytestmark = pytest.mark.browser
@@ -78,7 +78,7 @@ def test_qf_demo_runs_the_whole_path_without_an_account(
 
     env = dict(test_env, QF_STOP_TIMEOUT="5")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.qf", "demo", "--assets", "2"], cwd=ROOT, env=env,
+        [sys.executable, "-m", "quantumflux.qf", "demo", "--assets", "2"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     bus = Bus(redis_url, prefix)
@@ -97,9 +97,9 @@ def test_qf_demo_runs_the_whole_path_without_an_account(
 
 def recorded_ticks(rec: Path, sent: dict[str, list[Any]]) -> bool:
     """Whether the recording so far holds at least the ticks ``sent`` of each asset."""
-    from services.bus.records import Tick
-    from services.ingest.decoder import Decoder
-    from services.ingest.recording import read_recording
+    from quantumflux.bus.records import Tick
+    from quantumflux.ingest.decoder import Decoder
+    from quantumflux.ingest.recording import read_recording
 
     if not rec.exists():
         return False
@@ -125,7 +125,7 @@ def test_record_then_replay_gives_the_same_ticks(
     rec = tmp_path / "capture.jsonl"
     env = dict(test_env, QF_CHROME_URL=chromium.http_url, QF_OPEN_URL=sim.page)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.qf", "record", str(rec)], cwd=ROOT, env=env,
+        [sys.executable, "-m", "quantumflux.qf", "record", str(rec)], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -146,7 +146,7 @@ def test_record_then_replay_gives_the_same_ticks(
 
     # Replaying the recording publishes exactly the ticks the simulator sent while recording.
     done = subprocess.run(
-        [sys.executable, "-m", "services.qf", "replay", str(rec), "--speed", "max"], cwd=ROOT, env=test_env,
+        [sys.executable, "-m", "quantumflux.qf", "replay", str(rec), "--speed", "max"], cwd=ROOT, env=test_env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

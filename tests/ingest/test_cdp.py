@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import trio
 
-from services.ingest.capture import Capture
-from services.ingest.cdp import CDPError, ChromeUnreachable, browser_ws_url, open_cdp
-from services.ingest.chrome import Chromium
-from services.ingest.frames import Frame
+from quantumflux.ingest.capture import Capture
+from quantumflux.ingest.cdp import CDPError, ChromeUnreachable, browser_ws_url, open_cdp
+from quantumflux.ingest.chrome import Chromium
+from quantumflux.ingest.frames import Frame
 from tests.conftest import free_port
 from tests.ingest.minibroker import MiniBroker
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from services.bus import records
-from services.bus.records import Event, HistoryBatch, Tick
-from services.ingest.decode import DEFAULT_WS_URL_PATTERN, Decoder
-from services.ingest.frames import Frame
+from quantumflux.bus import records
+from quantumflux.bus.records import Event, HistoryBatch, Tick
+from quantumflux.ingest.decode import DEFAULT_WS_URL_PATTERN, Decoder
+from quantumflux.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 OFFSET = 7200
@@ -385,7 +385,7 @@ def test_frames_built_with_wrong_field_types_are_named() -> None:
 
 
 def test_a_bug_inside_the_decoder_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.ingest.decode import events
+    from quantumflux.ingest.decode import events
 
     def broken(*_: object) -> list[object]:
         raise KeyError("a bug")

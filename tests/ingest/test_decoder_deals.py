@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from services.bus.records import Event, decode, pack
-from services.ingest.decode import Decoder
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event, decode, pack
+from quantumflux.ingest.decode import Decoder
+from quantumflux.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 URL = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.bus.records import Event, HistoryBatch, Tick, pack
-from services.ingest.decode import Decoder
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event, HistoryBatch, Tick, pack
+from quantumflux.ingest.decode import Decoder
+from quantumflux.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 URL = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"

@@ -9,11 +9,17 @@ from typing import Any
 
 import pytest
 
-from services.bus.records import Event, pack, unpack
-from services.ingest.decode import Decoder, events
-from services.ingest.decode.drift import CHECK_EVERY, FIRST_CHECKED, MAX_FINDINGS, SUGGESTION, protocol_report
-from services.ingest.decode.known_shapes import HARMLESS, RECEIVED_SHAPES, SENT_SHAPES
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event, pack, unpack
+from quantumflux.ingest.decode import Decoder, events
+from quantumflux.ingest.decode.drift import (
+    CHECK_EVERY,
+    FIRST_CHECKED,
+    MAX_FINDINGS,
+    SUGGESTION,
+    protocol_report,
+)
+from quantumflux.ingest.decode.known_shapes import HARMLESS, RECEIVED_SHAPES, SENT_SHAPES
+from quantumflux.ingest.frames import Frame
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 URL = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"

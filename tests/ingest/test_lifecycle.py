@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.chrome import Chromium
+from quantumflux.ingest.chrome import Chromium
 from tests.conftest import free_port
 from tests.ingest.stack import (
     Bus,

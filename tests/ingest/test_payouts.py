@@ -6,10 +6,10 @@ import base64
 import json
 from typing import Any
 
-from services.bus.records import Event, Payout, decode, pack
-from services.ingest.decoder import Decoder
-from services.ingest.frames import Frame
-from services.ingest.payouts import PayoutChanges
+from quantumflux.bus.records import Event, Payout, decode, pack
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.payouts import PayoutChanges
 
 TRADE = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from services.bus.keys import Keys
-from services.bus.records import Payout, decode
-from services.files.payouts import read_payouts
-from services.ingest.chrome import Chromium
-from services.sim.drills import PAYOUT_ENV
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Payout, decode
+from quantumflux.files.payouts import read_payouts
+from quantumflux.ingest.chrome import Chromium
+from quantumflux.sim.drills import PAYOUT_ENV
 from tests.ingest.stack import ROOT, Bus, IngestProcess, close_pages, wait_until
 
 pytestmark = pytest.mark.browser
@@ -33,7 +33,7 @@ class Sim:
         self.log = (workdir / "sim.log").open("wb")
         clean = {k: v for k, v in os.environ.items() if not k.startswith("QF_")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.sim", "--port", "0", "--seed", "3", "--assets", "2"],
+            [sys.executable, "-m", "quantumflux.sim", "--port", "0", "--seed", "3", "--assets", "2"],
             cwd=ROOT, env={**clean, **env}, stdout=subprocess.PIPE, stderr=self.log,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -57,7 +57,7 @@ class Sim:
 def persistence(test_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     with (tmp_path / "persistence.log").open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.persistence"], cwd=ROOT, env=test_env, stdout=out, stderr=out
+            [sys.executable, "-m", "quantumflux.persistence"], cwd=ROOT, env=test_env, stdout=out, stderr=out
         )
     yield proc
     if proc.poll() is None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import redis
 
-from services.bus.records import Event, Tick, decode
-from services.ingest.config import IngestSettings
-from services.ingest.publisher import Publisher
+from quantumflux.bus.records import Event, Tick, decode
+from quantumflux.ingest.config import IngestSettings
+from quantumflux.ingest.publisher import Publisher
 from tests.ingest.stack import wait_until
 
 ASSETS = ["EURUSD_otc", "GBPUSD_otc", "AUDCAD_otc", "USDJPY", "BTCUSD", "#AAPL_otc", "EURJPY_otc"]
@@ -216,9 +216,9 @@ def test_replay_slows_down_rather_than_outrun_a_reader(
 
 
 def test_a_record_the_bus_cannot_carry_is_counted_not_fatal(bus_settings):
-    from services.bus import Event, Tick
-    from services.ingest.config import IngestSettings
-    from services.ingest.publisher import Publisher
+    from quantumflux.bus import Event, Tick
+    from quantumflux.ingest.config import IngestSettings
+    from quantumflux.ingest.publisher import Publisher
 
     pub = Publisher(IngestSettings(redis_url=bus_settings.redis_url, prefix=bus_settings.prefix))
     pub.put_many([Tick("EURUSD_otc", 1781423526.5, 1.1), Event("platform_state", 1.0, {"period": 10**21})])

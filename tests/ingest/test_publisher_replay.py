@@ -14,7 +14,7 @@ from tests.ingest.stack import ROOT, Bus, wait_until
 
 def qf(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.qf", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "quantumflux.qf", *args], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=timeout,
     )  # fmt: skip
 
@@ -62,7 +62,7 @@ def test_ingest_source_replay_paces_by_speed_and_stays_up(
     rec = po_data / "sample-recording.jsonl"
     expected = ticks_of_recording(rec)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.ingest", "--source", f"replay:{rec}", "--speed", "1000"], cwd=ROOT,
+        [sys.executable, "-m", "quantumflux.ingest", "--source", f"replay:{rec}", "--speed", "1000"], cwd=ROOT,
         env=test_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     bus = Bus(redis_url, prefix)
@@ -106,7 +106,7 @@ def test_a_recording_with_broken_lines_is_replayed_without_them(
 
 def test_source_sim_runs_without_a_browser(test_env: dict[str, str], redis_url: str, prefix: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.qf", "ingest", "--source", "sim"], cwd=ROOT, env=test_env,
+        [sys.executable, "-m", "quantumflux.qf", "ingest", "--source", "sim"], cwd=ROOT, env=test_env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     bus = Bus(redis_url, prefix)

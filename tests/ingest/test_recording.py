@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.decoder import Decoder
-from services.ingest.frames import Frame
-from services.ingest.recording import PLACEHOLDER, RecordingWriter, read_recording, redact
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.recording import PLACEHOLDER, RecordingWriter, read_recording, redact
 
 TRADE = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
 SESSION_ID = "3f9a1c2b7d4e5f60718293a4b5c6d7e8"

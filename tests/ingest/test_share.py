@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.bus.records import Event, HistoryBatch, Tick
-from services.ingest.chrome import Chromium
-from services.ingest.decoder import Decoder
-from services.ingest.frames import Frame
-from services.ingest.recording import RecordingWriter, read_recording
-from services.ingest.share import ShareFilter, shape, share_url
+from quantumflux.bus.records import Event, HistoryBatch, Tick
+from quantumflux.ingest.chrome import Chromium
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.recording import RecordingWriter, read_recording
+from quantumflux.ingest.share import ShareFilter, shape, share_url
 from tests.ingest.stack import ROOT, Bus, SimProcess, by_asset, close_pages, wait_until
 
 TRADE = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
@@ -224,7 +224,7 @@ def test_qf_replay_of_a_shared_file_publishes_the_same_ticks_and_history(
     rec = write(tmp_path / "shared.jsonl", frames, share=True)
     expected = market_records(frames)
     done = subprocess.run(
-        [sys.executable, "-m", "services.qf", "replay", str(rec)], cwd=ROOT, env=test_env,
+        [sys.executable, "-m", "quantumflux.qf", "replay", str(rec)], cwd=ROOT, env=test_env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -303,7 +303,7 @@ def test_qf_record_share_says_what_it_keeps(tmp_path: Path, test_env: dict[str, 
     env = dict(test_env, QF_CHROME_URL=f"http://127.0.0.1:{free_port()}")
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.qf", "record", str(rec), "--share"], cwd=ROOT, env=env,
+            [sys.executable, "-m", "quantumflux.qf", "record", str(rec), "--share"], cwd=ROOT, env=env,
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -324,7 +324,7 @@ def test_a_shared_capture_from_chrome_replays_to_what_the_broker_sent(
     rec = tmp_path / "shared.jsonl"
     env = dict(test_env, QF_CHROME_URL=chromium.http_url, QF_OPEN_URL=sim.page)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.qf", "record", str(rec), "--share"], cwd=ROOT, env=env,
+        [sys.executable, "-m", "quantumflux.qf", "record", str(rec), "--share"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -349,7 +349,7 @@ def test_a_shared_capture_from_chrome_replays_to_what_the_broker_sent(
     assert all(f.url is None or "?" not in f.url for f in frames)
 
     done = subprocess.run(
-        [sys.executable, "-m", "services.qf", "replay", str(rec)], cwd=ROOT, env=test_env,
+        [sys.executable, "-m", "quantumflux.qf", "replay", str(rec)], cwd=ROOT, env=test_env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

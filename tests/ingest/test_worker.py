@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from services.ingest.config import IngestSettings
-from services.ingest.frames import Frame
-from services.ingest.recording import read_recording
-from services.ingest.registry import UnknownSource, check_source, open_source, register_source
-from services.ingest.source import FrameSink, FrameSource
-from services.ingest.worker import IngestWorker
+from quantumflux.ingest.config import IngestSettings
+from quantumflux.ingest.frames import Frame
+from quantumflux.ingest.recording import read_recording
+from quantumflux.ingest.registry import UnknownSource, check_source, open_source, register_source
+from quantumflux.ingest.source import FrameSink, FrameSource
+from quantumflux.ingest.worker import IngestWorker
 from tests.ingest.stack import Bus
 from tests.ingest.test_publisher_replay import ticks_of_recording
 
@@ -74,7 +74,7 @@ def test_a_frame_that_breaks_the_decoding_costs_that_frame_not_the_service(
 
 
 def test_sources_are_named_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    import services.ingest.registry as sources
+    import quantumflux.ingest.registry as sources
 
     monkeypatch.setattr(sources, "_SOURCES", dict(sources._SOURCES))
     check_source("cdp")
@@ -88,7 +88,7 @@ def test_sources_are_named_on_the_command_line(monkeypatch: pytest.MonkeyPatch) 
 
 
 def sim_frames(events: list[tuple[str, Any]], ts: float) -> list[Frame]:
-    from services.sim.feed import as_frames
+    from quantumflux.sim.feed import as_frames
 
     return as_frames(events, ts=ts, socket="s1", url="wss://api.po.market/socket.io/?EIO=4")
 
@@ -96,9 +96,9 @@ def sim_frames(events: list[tuple[str, Any]], ts: float) -> list[Frame]:
 def test_payout_changes_go_to_the_payouts_stream_and_a_changed_protocol_to_a_report(
     redis_url: str, prefix: str
 ) -> None:
-    from services.bus.keys import Keys
-    from services.bus.records import Payout, decode
-    from services.sim.feed import SimFeed
+    from quantumflux.bus.keys import Keys
+    from quantumflux.bus.records import Payout, decode
+    from quantumflux.sim.feed import SimFeed
 
     feed = SimFeed(seed=3, assets=["EURUSD_otc", "GBPUSD_otc"], start=1_700_000_000.0)
     listed = feed.assets_body()

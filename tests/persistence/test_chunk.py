@@ -10,9 +10,9 @@ from typing import Any
 import msgpack
 import pytest
 
-from services.bus.records import Candle, HistoryBatch, RecordError, Tick, decode, pack, pack_map
-from services.files.layout import TF_SECONDS
-from services.persistence.chunk import MAX_HEADS, ChunkDecoder
+from quantumflux.bus.records import Candle, HistoryBatch, RecordError, Tick, decode, pack, pack_map
+from quantumflux.files.layout import TF_SECONDS
+from quantumflux.persistence.chunk import MAX_HEADS, ChunkDecoder
 
 T0 = 1795835100.0
 

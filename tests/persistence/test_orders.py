@@ -11,10 +11,10 @@ from pathlib import Path
 
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import pack
-from services.bus.trading import Order
-from services.files.orders import ORDER_HEADER, iter_order_files, order_row, read_orders
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import pack
+from quantumflux.bus.trading import Order
+from quantumflux.files.orders import ORDER_HEADER, iter_order_files, order_row, read_orders
 from tests.persistence.test_service import T0, Service, drained, wait_until
 from tests.persistence.test_service import service as _service
 

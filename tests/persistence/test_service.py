@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import Candle, Event, HistoryBatch, Payout, Tick, decode, pack
-from services.bus.streams import groups as stream_groups
-from services.files.layout import asset_from_safe_name, iter_data_files, safe_name
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, Event, HistoryBatch, Payout, Tick, decode, pack
+from quantumflux.bus.streams import groups as stream_groups
+from quantumflux.files.layout import asset_from_safe_name, iter_data_files, safe_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # The contract checker of the design folder; set CONTRACT_CHECK to its path to run it here too.
@@ -38,14 +38,14 @@ CANDLE_ROW = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 class Service:
-    """``python -m services.persistence`` as a child process."""
+    """``python -m quantumflux.persistence`` as a child process."""
 
     def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
         self.log_path = log
         self.log = open(log, "ab")  # noqa: SIM115 (closed in kill/stop)
         self.log_from = self.log.tell()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.persistence", *args],
+            [sys.executable, "-m", "quantumflux.persistence", *args],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -320,7 +320,7 @@ def test_known_stream_gives_exact_files(
     assert parsed(on_disk(data)) == expected(records)
 
     res = subprocess.run(
-        [sys.executable, "-m", "services.qf", "data", "--json", "--data-dir", str(data)],
+        [sys.executable, "-m", "quantumflux.qf", "data", "--json", "--data-dir", str(data)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -596,8 +596,8 @@ def test_a_growing_backlog_is_reported(
 def test_the_group_lag_is_what_waits_to_be_written_even_after_a_stop_before_the_group_moved(
     service: Callable[..., Service], rclient: redis.Redis, redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
-    from services.persistence.config import PersistenceSettings
-    from services.persistence.worker import Worker
+    from quantumflux.persistence.config import PersistenceSettings
+    from quantumflux.persistence.worker import Worker
 
     keys = Keys(prefix)
     data = tmp_path / "data"

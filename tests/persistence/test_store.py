@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.files.layout import iter_data_files, session_label
-from services.files.rows import plan
-from services.persistence.store import LockedError, Store
+from quantumflux.files.layout import iter_data_files, session_label
+from quantumflux.files.rows import plan
+from quantumflux.persistence.store import LockedError, Store
 
 T0 = 1795835100.0
 KEY = ("ticks", "EURUSD_otc", None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.qf.config import UpSettings
-from services.qf.stack import StackError, choose_redis, web_url
+from quantumflux.qf.config import UpSettings
+from quantumflux.qf.stack import StackError, choose_redis, web_url
 from tests.conftest import free_port
 
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import Event, pack
-from services.ingest.decode import protocol_report
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Event, pack
+from quantumflux.ingest.decode import protocol_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def status(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.qf", "status", *args],
+        [sys.executable, "-m", "quantumflux.qf", "status", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 

@@ -1,6 +1,6 @@
 """The restart policy of the supervisor."""
 
-from services.qf.supervisor import RestartPolicy
+from quantumflux.qf.supervisor import RestartPolicy
 
 
 def test_restart_delays_grow_then_give_up():

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import redis
 
-from services.bus.config import known_setting_names
+from quantumflux.bus.config import known_setting_names
 from tests.conftest import free_port
 
 
@@ -25,7 +25,7 @@ class Up:
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.qf", "up", *args],
+            [sys.executable, "-m", "quantumflux.qf", "up", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -156,7 +156,7 @@ def test_up_fails_fast_naming_an_unreachable_redis_url(tmp_path):
     env["QF_REDIS_URL"] = url
     started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "services.qf", "up"], env=env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "quantumflux.qf", "up"], env=env, capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2
     assert url in out.stderr and "does not answer" in out.stderr
@@ -167,7 +167,7 @@ def test_up_refuses_an_unknown_setting(tmp_path):
     env = _env(tmp_path)
     env["QF_PARTITONS"] = "8"
     out = subprocess.run(
-        [sys.executable, "-m", "services.qf", "up"], env=env, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "quantumflux.qf", "up"], env=env, capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2
     assert "QF_PARTITONS" in out.stderr and "QF_PARTITIONS" in out.stderr

@@ -12,19 +12,19 @@ from pathlib import Path
 import msgpack
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import Candle, Event, pack, unpack
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, Event, pack, unpack
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(env: dict[str, str], log: Path, **settings: str) -> subprocess.Popen[bytes]:
-    """``python -m services.signals`` with the test's Redis and prefix and these QF_ settings."""
+    """``python -m quantumflux.signals`` with the test's Redis and prefix and these QF_ settings."""
     full = dict(env)
     full.update({f"QF_{k.upper()}": v for k, v in settings.items()})
     full.setdefault("QF_HEARTBEAT_INTERVAL", "0.5")
     return subprocess.Popen(
-        [sys.executable, "-m", "services.signals"],
+        [sys.executable, "-m", "quantumflux.signals"],
         cwd=ROOT,
         env=full,
         stdout=log.open("ab"),

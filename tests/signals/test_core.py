@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.backtest.engine import EngineConfig, run
-from services.backtest.strategies import get_strategy
-from services.signals.paper import Paper, Rules
-from services.signals.runner import GAP, LATE, Window, decide, frame_of
-from services.signals.spec import parse_text
+from quantumflux.backtest.engine import EngineConfig, run
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.signals.paper import Paper, Rules
+from quantumflux.signals.runner import GAP, LATE, Window, decide, frame_of
+from quantumflux.signals.spec import parse_text
 from tests.signals.candles import random_walk, real_candles
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from services.backtest.strategies import get_strategy
-from services.bus.keys import Keys
-from services.bus.records import Candle, pack
-from services.signals.runner import frame_of
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, pack
+from quantumflux.signals.runner import frame_of
 from tests.signals import service
 from tests.signals.candles import random_walk
 

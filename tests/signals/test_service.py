@@ -14,13 +14,13 @@ from pathlib import Path
 
 import redis
 
-from services.backtest.engine import TRADE_COLUMNS
-from services.backtest.strategies import get_strategy
-from services.bus.keys import Keys
-from services.bus.records import pack, unpack
-from services.bus.trading import Signal
-from services.files import datasets
-from services.files.layout import candle_file, iso_utc
+from quantumflux.backtest.engine import TRADE_COLUMNS
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import pack, unpack
+from quantumflux.bus.trading import Signal
+from quantumflux.files import datasets
+from quantumflux.files.layout import candle_file, iso_utc
 from tests.signals import service
 from tests.signals.candles import random_walk, real_candles
 
@@ -70,7 +70,7 @@ def qf_backtest(data_dir: Path, asset: str, strategy: str, params: dict, expiry:
     args = [
         sys.executable,
         "-m",
-        "services.qf",
+        "quantumflux.qf",
         "backtest",
         f"{asset}-1m",
         "--strategy",
@@ -148,7 +148,7 @@ def test_live_signals_and_paper_trades_equal_qf_backtest(po_data, test_env, rcli
         check_parity(rclient, prefix, data_dir, expiry=2)
         # The terminal view shows what was published.
         view = subprocess.run(
-            [sys.executable, "-m", "services.qf", "signals", "--once"],
+            [sys.executable, "-m", "quantumflux.qf", "signals", "--once"],
             cwd=ROOT,
             env={**test_env, "COLUMNS": "200"},
             capture_output=True,
@@ -216,8 +216,8 @@ def write_config(path: Path, items: list[dict]) -> None:
 
 
 def test_strategies_file_is_reloaded_without_a_restart(test_env, rclient, prefix, tmp_path):
-    from services.backtest.engine import EngineConfig, run
-    from services.signals.runner import frame_of
+    from quantumflux.backtest.engine import EngineConfig, run
+    from quantumflux.signals.runner import frame_of
 
     rows = random_walk(300, seed=9)
     conf = tmp_path / "strategies.json"
@@ -345,7 +345,7 @@ def test_terminal_view_follows_new_signals(test_env, rclient, prefix, tmp_path):
     terminal = {"COLUMNS": "200", "TTY_COMPATIBLE": "1", "TERM": "xterm"}
     errors = tmp_path / "view.err"
     view = subprocess.Popen(
-        [sys.executable, "-m", "services.qf", "signals"],
+        [sys.executable, "-m", "quantumflux.qf", "signals"],
         cwd=ROOT,
         env={**test_env, **terminal},
         stdout=subprocess.PIPE,

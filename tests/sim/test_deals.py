@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from services.bus.records import Event
-from services.ingest.decoder import Decoder
-from services.sim.deals import SimAccount, outcome
-from services.sim.feed import as_frames
+from quantumflux.bus.records import Event
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.sim.deals import SimAccount, outcome
+from quantumflux.sim.feed import as_frames
 
 START = 1781423520.0
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from services.bus.records import Event, HistoryBatch, Tick
-from services.ingest.decoder import Decoder
-from services.sim.feed import SimFeed, as_frames, asset_names
+from quantumflux.bus.records import Event, HistoryBatch, Tick
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.sim.feed import SimFeed, as_frames, asset_names
 
 START = 1781423520.0
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from services.bus.records import HistoryBatch
-from services.ingest.decoder import Decoder
-from services.ingest.frames import Frame
-from services.sim.feed import SimFeed, as_frames
-from services.sim.history import PAGE_CANDLES, RequestGate, history_reply, parse_request
+from quantumflux.bus.records import HistoryBatch
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.sim.feed import SimFeed, as_frames
+from quantumflux.sim.history import PAGE_CANDLES, RequestGate, history_reply, parse_request
 
 START = 1781423520.0  # a whole minute, UTC
 OFF = 7200  # the broker's clock runs this far ahead of UTC

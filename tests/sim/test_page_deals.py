@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import websocket  # websocket-client: a plain DevTools client is enough to click a button
 
-from services.ingest.chrome import ChromeNotFound, chrome_argv, find_chrome
+from quantumflux.ingest.chrome import ChromeNotFound, chrome_argv, find_chrome
 from tests.sim.test_server import start_sim
 
 

@@ -18,10 +18,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.bus.records import Event, HistoryBatch, Tick
-from services.ingest.chrome import ChromeNotFound, chrome_argv, find_chrome
-from services.ingest.decoder import Decoder
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event, HistoryBatch, Tick
+from quantumflux.ingest.chrome import ChromeNotFound, chrome_argv, find_chrome
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.ingest.frames import Frame
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ class Sim:
 def start_sim(tmp_path: Path, *args: str) -> Sim:
     truth = tmp_path / "truth.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.sim", "--port", "0", "--truth", str(truth), *args],
+        [sys.executable, "-m", "quantumflux.sim", "--port", "0", "--truth", str(truth), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -201,7 +201,7 @@ def test_the_page_is_served_and_nothing_else(sim: Sim) -> None:
 
 def test_bad_options_get_a_plain_message(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "services.sim", "--assets", "0", "--port", "0"],
+        [sys.executable, "-m", "quantumflux.sim", "--assets", "0", "--port", "0"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -14,10 +14,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.bus.records import Event, Tick, pack
-from services.ingest.decoder import Decoder
-from services.ingest.frames import Frame
-from services.sim.server import deals_truth_path
+from quantumflux.bus.records import Event, Tick, pack
+from quantumflux.ingest.decoder import Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.sim.server import deals_truth_path
 from tests.sim.test_server import Sim, decoded, handshake, start_sim, until, ws_url_of
 
 

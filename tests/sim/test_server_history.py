@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from services.ingest.frames import Frame
+from quantumflux.ingest.frames import Frame
 from tests.sim.test_server import Sim, capture, handshake, start_sim, until
 
 OFF = 7200

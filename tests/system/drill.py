@@ -17,9 +17,9 @@ from typing import Any
 import msgpack
 import redis
 
-from services.bus.ids import id_tuple, text
-from services.bus.records import unpack
-from services.bus.streams import groups as stream_groups
+from quantumflux.bus.ids import id_tuple, text
+from quantumflux.bus.records import unpack
+from quantumflux.bus.streams import groups as stream_groups
 from tests.system.audit import (
     Bar,
     Published,

@@ -27,7 +27,7 @@ from typing import Any
 import msgpack
 import redis
 
-from services.bus.streams import groups as stream_groups
+from quantumflux.bus.streams import groups as stream_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROME_FLAGS = (
@@ -55,7 +55,7 @@ def free_port() -> int:
 def caught_up(client: redis.Redis, key: str, name: str) -> bool:
     """The consumer group has read everything on the stream and acknowledged it.
 
-    The lag comes from ``services.bus.streams.groups``, which counts it when Redis cannot tell.
+    The lag comes from ``quantumflux.bus.streams.groups``, which counts it when Redis cannot tell.
     """
     found = [g for g in stream_groups(client, key) if g.name == name]
     return bool(found) and found[0].lag == 0 and found[0].pending == 0
@@ -254,7 +254,7 @@ class Sim:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QF_")}
         self.proc = Proc(
             "sim",
-            [sys.executable, "-m", "services.sim", "--port", "0", "--seed", str(seed),
+            [sys.executable, "-m", "quantumflux.sim", "--port", "0", "--seed", str(seed),
              "--assets", str(assets), "--rate", str(rate), "--truth", str(self.truth)],
             env, workdir,
         )  # fmt: skip
@@ -439,11 +439,11 @@ class Stack:
             self.backtest_port = free_port()
             self.env["QF_BACKTEST_PORT"] = str(self.backtest_port)
             self.env["QF_BACKTEST_URL"] = f"http://127.0.0.1:{self.backtest_port}"
-            self.procs["backtest"] = python_service("backtest", "services.backtest", self.env, self.logdir)
+            self.procs["backtest"] = python_service("backtest", "quantumflux.backtest", self.env, self.logdir)
         for name in self.SERVICES:
             if name == "ingest" and not with_browser:
                 continue
-            self.procs[name] = python_service(name, f"services.{name}", self.env, self.logdir)
+            self.procs[name] = python_service(name, f"quantumflux.{name}", self.env, self.logdir)
 
     @property
     def gateway_url(self) -> str:

@@ -68,8 +68,8 @@ def test_bars_across_chrome_and_ingest_restarts_say_whether_they_saw_their_whole
         QF_OPEN_URL=sim.page,
         PYTHONUNBUFFERED="1",
     )
-    ingest = python_service("ingest", "services.ingest", env, logs)
-    candles = python_service("candles", "services.candles", env, logs)
+    ingest = python_service("ingest", "quantumflux.ingest", env, logs)
+    candles = python_service("candles", "quantumflux.candles", env, logs)
     outages: list[tuple[float, float]] = []
     try:
         candles.start()

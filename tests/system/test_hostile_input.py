@@ -20,8 +20,8 @@ import pytest
 import redis
 import socketio
 
-from services.bus.keys import Keys, partition_of
-from services.bus.records import Tick, pack
+from quantumflux.bus.keys import Keys, partition_of
+from quantumflux.bus.records import Tick, pack
 from tests.system.audit import tick_rows
 from tests.system.harness import ChartClient, Stack, wait_until
 
@@ -283,7 +283,7 @@ def test_a_frame_with_an_absurd_period_is_counted_not_fatal(test_env: dict[str, 
            "payload": '42["changeSymbol",{"asset":"EURUSD_otc","period":1e21}]'}  # fmt: skip
     recording.write_text("\n".join([*lines, json.dumps(bad)]) + "\n")
     done = subprocess.run(
-        [sys.executable, "-m", "services.qf", "replay", str(recording), "--speed", "max"],
+        [sys.executable, "-m", "quantumflux.qf", "replay", str(recording), "--speed", "max"],
         cwd=ROOT, env=test_env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -25,12 +25,12 @@ import pandas as pd
 import pytest
 import redis
 
-from services.backtest.engine import TRADE_COLUMNS
-from services.backtest.strategies import get_strategy
-from services.bus.keys import Keys
-from services.bus.records import unpack
-from services.files import datasets
-from services.sim.feed import SimFeed, encode_event
+from quantumflux.backtest.engine import TRADE_COLUMNS
+from quantumflux.backtest.strategies import get_strategy
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import unpack
+from quantumflux.files import datasets
+from quantumflux.sim.feed import SimFeed, encode_event
 from tests.signals.candles import BROKER_OFFSET
 from tests.system.harness import Proc, caught_up, python_service, wait_until
 
@@ -115,9 +115,9 @@ def stack(test_env: dict[str, str], logdir: Path, strategies: str) -> list[Proc]
         "QF_PAPER_PAYOUT": repr(PAYOUT),
     }
     return [
-        python_service("candles", "services.candles", candles, logdir),
-        python_service("persistence", "services.persistence", base, logdir, "--collect-stream", "candle"),
-        python_service("signals", "services.signals", signals, logdir),
+        python_service("candles", "quantumflux.candles", candles, logdir),
+        python_service("persistence", "quantumflux.persistence", base, logdir, "--collect-stream", "candle"),
+        python_service("signals", "quantumflux.signals", signals, logdir),
     ]
 
 
@@ -173,7 +173,7 @@ def replay_session(
         for p in procs:
             p.start()
         replay = subprocess.run(
-            [sys.executable, "-m", "services.qf", "replay", str(recording), "--speed", "max"],
+            [sys.executable, "-m", "quantumflux.qf", "replay", str(recording), "--speed", "max"],
             cwd=ROOT,
             env=test_env,
             capture_output=True,
@@ -214,7 +214,7 @@ def replay_session(
 
 def qf_backtest(data_dir: Path, dataset: str, payout: float) -> dict:
     """`qf backtest DATASET --json` on the stored files, as a user runs it."""
-    args = [sys.executable, "-m", "services.qf", "backtest", dataset, "--strategy", STRATEGY]
+    args = [sys.executable, "-m", "quantumflux.qf", "backtest", dataset, "--strategy", STRATEGY]
     for k, v in PARAMS.items():
         args += ["-p", f"{k}={v}"]
     args += ["--expiry", str(EXPIRY), "--payout", repr(payout), "--json", "--data-dir", str(data_dir)]

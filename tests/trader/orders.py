@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.bus.trading import Order
-from services.trader.deals import Deal
+from quantumflux.bus.trading import Order
+from quantumflux.trader.deals import Deal
 
 T0 = 1_800_000_000.0  # a whole minute, UTC
 

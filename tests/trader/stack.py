@@ -18,11 +18,11 @@ from typing import Any
 
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import pack, unpack
-from services.bus.trading import Order, Signal, order_from_map
-from services.sim.server import deals_truth_path
-from services.trader.store import OrderStore
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import pack, unpack
+from quantumflux.bus.trading import Order, Signal, order_from_map
+from quantumflux.sim.server import deals_truth_path
+from quantumflux.trader.store import OrderStore
 from tests.ingest.stack import ROOT, IngestProcess, close_pages, page_call, wait_until
 from tests.sim.test_server import Sim, start_sim
 
@@ -69,7 +69,7 @@ class Receiver:
 
 
 class TraderProcess(IngestProcess):
-    """``python -m services.trader`` with the test's Redis, prefix and Chrome (stopped and read
+    """``python -m quantumflux.trader`` with the test's Redis, prefix and Chrome (stopped and read
     like ingest)."""
 
     def __init__(self, env: dict[str, str], workdir: Path, *args: str) -> None:
@@ -77,7 +77,7 @@ class TraderProcess(IngestProcess):
         self.log_path = workdir / f"trader-{time.monotonic_ns()}.log"
         self.log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.trader", *args], cwd=ROOT, env=env,
+            [sys.executable, "-m", "quantumflux.trader", *args], cwd=ROOT, env=env,
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

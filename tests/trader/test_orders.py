@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.trader.orders import OrderBook, new_request_id, order_frame
+from quantumflux.trader.orders import OrderBook, new_request_id, order_frame
 from tests.trader.orders import T0, deal, order
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.trader.reconcile import PageDeals, reconcile
+from quantumflux.trader.reconcile import PageDeals, reconcile
 from tests.trader.orders import T0, deal, order
 
 TIMEOUT = 30.0

@@ -6,13 +6,13 @@ import base64
 import json
 from typing import Any
 
-from services.bus.records import Event
-from services.bus.trading import Order, Payout, Signal
-from services.ingest.decode import Decoder
-from services.ingest.frames import Frame
-from services.trader.engine import PlaceOrder, Refuse, StopTrading, Trader, TradeRules
-from services.trader.reconcile import PageDeals
-from services.trader.risk import RiskLimits
+from quantumflux.bus.records import Event
+from quantumflux.bus.trading import Order, Payout, Signal
+from quantumflux.ingest.decode import Decoder
+from quantumflux.ingest.frames import Frame
+from quantumflux.trader.engine import PlaceOrder, Refuse, StopTrading, Trader, TradeRules
+from quantumflux.trader.reconcile import PageDeals
+from quantumflux.trader.risk import RiskLimits
 
 URL = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
 T0 = 1_800_000_000  # a whole minute, UTC

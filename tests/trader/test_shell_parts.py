@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import redis
 
-from services.bridge import ALLOWED_EVENTS, NotAllowed, outgoing_frame
-from services.bus.keys import Keys
-from services.trader.notices import event_notice, order_notice, stop_notice
-from services.trader.notify import Notifier
-from services.trader.orders import order_frame
-from services.trader.store import OrderStore
+from quantumflux.bridge import ALLOWED_EVENTS, NotAllowed, outgoing_frame
+from quantumflux.bus.keys import Keys
+from quantumflux.trader.notices import event_notice, order_notice, stop_notice
+from quantumflux.trader.notify import Notifier
+from quantumflux.trader.orders import order_frame
+from quantumflux.trader.store import OrderStore
 from tests.ingest.stack import wait_until
 from tests.trader.orders import order
 from tests.trader.stack import Receiver

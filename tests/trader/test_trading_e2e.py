@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.chrome import Chromium
+from quantumflux.ingest.chrome import Chromium
 from tests.ingest.stack import ROOT, wait_until
 from tests.trader.stack import TF, Market, Receiver, open_market
 
@@ -41,7 +41,7 @@ def settled(market: Market) -> bool:
 
 def qf(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.qf", *args],
+        [sys.executable, "-m", "quantumflux.qf", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

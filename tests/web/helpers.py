@@ -18,8 +18,8 @@ import httpx
 import pytest
 import redis
 
-from services.bus.keys import Keys
-from services.bus.records import Candle, Event, pack
+from quantumflux.bus.keys import Keys
+from quantumflux.bus.records import Candle, Event, pack
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def ensure_web_built() -> None:
 
 
 class Gateway:
-    """``python -m services.gateway`` on a port of its own, which a test may kill and start again."""
+    """``python -m quantumflux.gateway`` on a port of its own, which a test may kill and start again."""
 
     def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
         self.env = {**env, "QF_GATEWAY_PORT": str(port), "QF_GATEWAY_POLL_INTERVAL": "0.3"}
@@ -69,7 +69,7 @@ class Gateway:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.gateway"], cwd=ROOT, env=self.env, stdout=out, stderr=out
+                [sys.executable, "-m", "quantumflux.gateway"], cwd=ROOT, env=self.env, stdout=out, stderr=out
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.ingest.chrome import Chromium
-from services.ingest.decode import SUGGESTION
-from services.sim.drills import DRIFT_ENV, UNKNOWN_EVENT
+from quantumflux.ingest.chrome import Chromium
+from quantumflux.ingest.decode import SUGGESTION
+from quantumflux.sim.drills import DRIFT_ENV, UNKNOWN_EVENT
 from tests.ingest.stack import Bus, IngestProcess, close_pages, wait_until
 from tests.ingest.test_payouts_published import Sim
 from tests.web.helpers import Page, chrome_bin, served_gateway

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.bus.records import Candle
+from quantumflux.bus.records import Candle
 from tests.conftest import free_port
 from tests.web.helpers import ROOT, Gateway, Page, probe_url, served_gateway, walk
 
@@ -46,7 +46,7 @@ def backtest_service(test_env: dict[str, str], tmp_path: Path, candles: object) 
     env = {**test_env, "QF_BACKTEST_PORT": str(port)}
     with (tmp_path / "backtest.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.backtest"], cwd=ROOT, env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "quantumflux.backtest"], cwd=ROOT, env=env, stdout=log, stderr=log
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,7 +74,7 @@ def gateway(test_env: dict[str, str], tmp_path: Path, backtest_service: str) -> 
 
 def cli_metrics(test_env: dict[str, str], *args: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-m", "services.qf", "backtest", DATASET, *args, "--json"],
+        [sys.executable, "-m", "quantumflux.qf", "backtest", DATASET, *args, "--json"],
         cwd=ROOT,
         env=test_env,
         capture_output=True,

@@ -20,8 +20,8 @@ import psutil
 import pytest
 import redis
 
-from services.bus.health import read_heartbeats
-from services.bus.keys import Keys
+from quantumflux.bus.health import read_heartbeats
+from quantumflux.bus.keys import Keys
 from tests.conftest import free_port
 from tests.web.helpers import ROOT, Page, chrome_bin, ensure_web_built
 
@@ -43,7 +43,7 @@ class Demo:
                 cmd = child.cmdline()
             except psutil.Error:
                 continue
-            if cmd[-2:] == ["services.qf", "gateway"] or (cmd[-1:] == ["gateway"] and "services.qf" in cmd):
+            if cmd[-2:] == ["quantumflux.qf", "gateway"] or (cmd[-1:] == ["gateway"] and "quantumflux.qf" in cmd):
                 return child.pid
         raise AssertionError("no gateway process under the demo")
 
@@ -63,7 +63,7 @@ def demo(test_env: dict[str, str], tmp_path: Path) -> Iterator[Demo]:
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.qf", "demo"],
+            [sys.executable, "-m", "quantumflux.qf", "demo"],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -229,7 +229,7 @@ def test_demo_end_to_end(demo: Demo, page: Page, test_env: dict[str, str]) -> No
 def cli_metrics(env: dict[str, str]) -> dict[str, object]:
     """``qf backtest`` of the same request as the page's, its headline metrics."""
     out = subprocess.run(
-        [sys.executable, "-m", "services.qf", "backtest", "EURUSD_otc-1m", "--strategy", "sma_cross",
+        [sys.executable, "-m", "quantumflux.qf", "backtest", "EURUSD_otc-1m", "--strategy", "sma_cross",
          "-p", "fast=2", "-p", "slow=4", "--json"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from services.backfill import pager
-from services.bus.records import Candle
-from services.ingest.chrome import Chromium
+from quantumflux.backfill import pager
+from quantumflux.bus.records import Candle
+from quantumflux.ingest.chrome import Chromium
 from tests.backfill.conftest import (
     ASSET_NAMES,
     Stack,

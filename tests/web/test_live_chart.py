@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.bus.records import Candle
+from quantumflux.bus.records import Candle
 from tests.web.helpers import Bus, Gateway, Page, probe_url, served_gateway, walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]

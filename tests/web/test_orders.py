@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import redis
 
-from services.bus.records import Candle, pack
-from services.bus.trading import Order
-from services.trader.store import OrderStore
+from quantumflux.bus.records import Candle, pack
+from quantumflux.bus.trading import Order
+from quantumflux.trader.store import OrderStore
 from tests.web.helpers import Bus, Gateway, Page, publish_recent, served_gateway, wait_markers
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]

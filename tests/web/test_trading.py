@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from services.bus.records import Candle, pack_map
+from quantumflux.bus.records import Candle, pack_map
 from tests.gateway.entries import paper_map, signal_map
 from tests.web.helpers import Bus, Gateway, Page, publish_recent, served_gateway, wait_markers
 

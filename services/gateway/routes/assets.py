@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from services.bus.timeframes import label
-from services.gateway.rooms import Catalog
-from services.gateway.routes.answers import documented
-from services.gateway.routes.bodies import Assets
+from quantumflux.bus.timeframes import label
+from quantumflux.gateway.rooms import Catalog
+from quantumflux.gateway.routes.answers import documented
+from quantumflux.gateway.routes.bodies import Assets
 
 
 class AssetRoutes:

@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.gateway.auth import NEEDS_TOKEN, action_ok
-from services.gateway.backfills import BackfillDesk
-from services.gateway.config import GatewaySettings
-from services.gateway.rooms import Catalog, StreamRequestError
-from services.gateway.routes.answers import NEEDS_TOKEN_WHY, documented, error
-from services.gateway.routes.bodies import BackfillBusy, BackfillProgress, BackfillRequest
+from quantumflux.gateway.auth import NEEDS_TOKEN, action_ok
+from quantumflux.gateway.backfills import BackfillDesk
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.rooms import Catalog, StreamRequestError
+from quantumflux.gateway.routes.answers import NEEDS_TOKEN_WHY, documented, error
+from quantumflux.gateway.routes.bodies import BackfillBusy, BackfillProgress, BackfillRequest
 
 BUSY = "A backfill of this asset and timeframe is running; wait for it to end."
 BACKFILL_ANSWERS = documented(

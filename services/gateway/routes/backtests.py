@@ -7,10 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathPart
 from fastapi.responses import JSONResponse
 
-from services.backtest.schemas import JobCreated, JobInfo, JobList
-from services.gateway.backtests import BacktestProxy, check_backtest_request, segment
-from services.gateway.routes.answers import NOT_RUNNING_WHY, TOO_SLOW_WHY, documented, error
-from services.gateway.routes.bodies import BACKTEST_BODY, BacktestResult
+from quantumflux.backtest.schemas import JobCreated, JobInfo, JobList
+from quantumflux.gateway.backtests import BacktestProxy, check_backtest_request, segment
+from quantumflux.gateway.routes.answers import NOT_RUNNING_WHY, TOO_SLOW_WHY, documented, error
+from quantumflux.gateway.routes.bodies import BACKTEST_BODY, BacktestResult
 
 NOT_JSON = "The request body must be JSON (plain, not nested thousands of levels deep)."
 AWAY = {503: NOT_RUNNING_WHY, 504: TOO_SLOW_WHY}

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.backtest.schemas import (
+from quantumflux.backtest.schemas import (
     DATASET_ID_MAX,
     DATASET_ID_PATTERN,
     BacktestResult,

@@ -11,14 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.bus.connection import RETRIABLE
-from services.files.cells import LoadError
-from services.gateway.history import file_candles
-from services.gateway.model import ReadModel
-from services.gateway.rooms import Stream, StreamRequestError, candle_payload, merge_history
-from services.gateway.routes.answers import REDIS_AWAY, REDIS_AWAY_WHY, documented, error
-from services.gateway.routes.bodies import History
-from services.gateway.store import BusStore
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.files.cells import LoadError
+from quantumflux.gateway.history import file_candles
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.rooms import Stream, StreamRequestError, candle_payload, merge_history
+from quantumflux.gateway.routes.answers import REDIS_AWAY, REDIS_AWAY_WHY, documented, error
+from quantumflux.gateway.routes.bodies import History
+from quantumflux.gateway.store import BusStore
 
 log = logging.getLogger(__name__)
 

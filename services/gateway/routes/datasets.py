@@ -6,10 +6,10 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathPart
 from fastapi.responses import JSONResponse
 
-from services.backtest.schemas import CANDLES_PAGE_MAX
-from services.gateway.backtests import BacktestProxy
-from services.gateway.routes.answers import NOT_RUNNING_WHY, TOO_SLOW_WHY, documented
-from services.gateway.routes.bodies import DatasetCandles, DatasetList, StrategyList
+from quantumflux.backtest.schemas import CANDLES_PAGE_MAX
+from quantumflux.gateway.backtests import BacktestProxy
+from quantumflux.gateway.routes.answers import NOT_RUNNING_WHY, TOO_SLOW_WHY, documented
+from quantumflux.gateway.routes.bodies import DatasetCandles, DatasetList, StrategyList
 
 AWAY = {503: NOT_RUNNING_WHY, 504: TOO_SLOW_WHY}
 LIST_ANSWERS = documented(DatasetList, AWAY)

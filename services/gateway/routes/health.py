@@ -7,10 +7,10 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from services.bus.connection import RETRIABLE
-from services.gateway.browsers import Browsers
-from services.gateway.routes.bodies import Degraded, Healthy
-from services.gateway.store import BusStore
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.gateway.browsers import Browsers
+from quantumflux.gateway.routes.bodies import Degraded, Healthy
+from quantumflux.gateway.store import BusStore
 
 
 class HealthRoutes:

@@ -7,9 +7,9 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from services.gateway.metrics import Metrics
-from services.gateway.model import ReadModel
-from services.gateway.routes.answers import documented
+from quantumflux.gateway.metrics import Metrics
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.routes.answers import documented
 
 
 class MetricsRoutes:

@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.bus.connection import RETRIABLE
-from services.bus.records import PaperContract, Record, Signal
-from services.bus.timeframes import TimeframeError, parse_timeframe
-from services.gateway.model import ReadModel
-from services.gateway.routes.answers import REDIS_AWAY, REDIS_AWAY_WHY, documented, error
-from services.gateway.routes.bodies import Deals, Paper, Signals
-from services.gateway.store import BusStore
-from services.gateway.trades import paper_payload, signal_payload
+from quantumflux.bus.connection import RETRIABLE
+from quantumflux.bus.records import PaperContract, Record, Signal
+from quantumflux.bus.timeframes import TimeframeError, parse_timeframe
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.routes.answers import REDIS_AWAY, REDIS_AWAY_WHY, documented, error
+from quantumflux.gateway.routes.bodies import Deals, Paper, Signals
+from quantumflux.gateway.store import BusStore
+from quantumflux.gateway.trades import paper_payload, signal_payload
 
 SCAN_SIGNALS = 5000
 

@@ -16,15 +16,15 @@ import redis
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.bus.connection import connect_sync
-from services.bus.keys import Keys
-from services.gateway.auth import NEEDS_TOKEN, action_ok
-from services.gateway.config import GatewaySettings
-from services.gateway.model import ReadModel
-from services.gateway.orders import KEEP_ORDERS
-from services.gateway.routes.answers import NEEDS_TOKEN_WHY, REDIS_AWAY, REDIS_AWAY_WHY, documented, error
-from services.gateway.routes.bodies import Orders, Stopped, TradingStatus
-from services.trader.store import OrderStore
+from quantumflux.bus.connection import connect_sync
+from quantumflux.bus.keys import Keys
+from quantumflux.gateway.auth import NEEDS_TOKEN, action_ok
+from quantumflux.gateway.config import GatewaySettings
+from quantumflux.gateway.model import ReadModel
+from quantumflux.gateway.orders import KEEP_ORDERS
+from quantumflux.gateway.routes.answers import NEEDS_TOKEN_WHY, REDIS_AWAY, REDIS_AWAY_WHY, documented, error
+from quantumflux.gateway.routes.bodies import Orders, Stopped, TradingStatus
+from quantumflux.trader.store import OrderStore
 
 STOP_MESSAGE = "stopped by the trader (web app)"
 State = Literal["requested", "open", "rejected", "closed", "unknown"]

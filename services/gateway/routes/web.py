@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from services.gateway.routes.answers import error
+from quantumflux.gateway.routes.answers import error
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # The build an installed package carries (scripts/build-wheel.sh puts it there).

@@ -4,10 +4,10 @@
 and ``Decoder.drift_report()`` the changes in the broker's protocol it noticed (:mod:`.drift`).
 """
 
-from services.ingest.decode.decoder import DEFAULT_WS_URL_PATTERN, OWN_SOCKET, Decoder
-from services.ingest.decode.drift import SUGGESTION, protocol_report
-from services.ingest.decode.framing import TICK_HEADER, parse_socketio
-from services.ingest.decode.state import Malformed, Output
+from quantumflux.ingest.decode.decoder import DEFAULT_WS_URL_PATTERN, OWN_SOCKET, Decoder
+from quantumflux.ingest.decode.drift import SUGGESTION, protocol_report
+from quantumflux.ingest.decode.framing import TICK_HEADER, parse_socketio
+from quantumflux.ingest.decode.state import Malformed, Output
 
 __all__ = [
     "DEFAULT_WS_URL_PATTERN",

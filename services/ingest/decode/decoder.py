@@ -17,10 +17,10 @@ from typing import Any
 
 from orjson import loads
 
-from services.bus.records import Tick
-from services.ingest.decode import market
-from services.ingest.decode.events import BROKER_EVENTS, dispatch
-from services.ingest.decode.framing import (
+from quantumflux.bus.records import Tick
+from quantumflux.ingest.decode import market
+from quantumflux.ingest.decode.events import BROKER_EVENTS, dispatch
+from quantumflux.ingest.decode.framing import (
     ENGINE_PACKETS,
     MAX_HEARTBEAT_LEN,
     NOT_JSON,
@@ -30,10 +30,10 @@ from services.ingest.decode.framing import (
     parse_socketio,
     shape_of,
 )
-from services.ingest.decode.known_shapes import BARE_BINARY, BINARY_EVENT, TEXT_EVENT
-from services.ingest.decode.state import DecoderState, Malformed, Output, SocketState
-from services.ingest.decode.values import EARLIEST_TIME, LATEST_TIME, MAX_AHEAD
-from services.ingest.frames import Frame
+from quantumflux.ingest.decode.known_shapes import BARE_BINARY, BINARY_EVENT, TEXT_EVENT
+from quantumflux.ingest.decode.state import DecoderState, Malformed, Output, SocketState
+from quantumflux.ingest.decode.values import EARLIEST_TIME, LATEST_TIME, MAX_AHEAD
+from quantumflux.ingest.frames import Frame
 
 # The broker's hosts (protocol notes §1.1: *.po.market, including demo-api-* and try-demo-*),
 # plus the simulated broker on the loopback interface.

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from services.ingest.decode.known_shapes import (
+from quantumflux.ingest.decode.known_shapes import (
     BARE_BINARY,
     BINARY_EVENT,
     HARMLESS,
@@ -25,7 +25,7 @@ from services.ingest.decode.known_shapes import (
     SENT_SHAPES,
     TEXT_EVENT,
 )
-from services.ingest.decode.shapes import Difference, compare, sample
+from quantumflux.ingest.decode.shapes import Difference, compare, sample
 
 SUGGESTION = (
     "The broker's protocol seems to have changed, and some data may be missing. "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest.decode import market, platform, trading
-from services.ingest.decode.state import DecoderState, Handler, Output, SocketState
-from services.ingest.frames import Frame
+from quantumflux.ingest.decode import market, platform, trading
+from quantumflux.ingest.decode.state import DecoderState, Handler, Output, SocketState
+from quantumflux.ingest.frames import Frame
 
 # Events the broker sends to the page.
 RECEIVED: dict[str, Handler] = {

@@ -12,8 +12,8 @@ from typing import Any
 
 from orjson import loads
 
-from services.ingest.decode.state import Malformed
-from services.ingest.decode.values import num
+from quantumflux.ingest.decode.state import Malformed
+from quantumflux.ingest.decode.values import num
 
 TICK_HEADER = '451-["updateStream",{"_placeholder":true,"num":0}]'
 

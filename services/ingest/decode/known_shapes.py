@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.ingest.decode.shapes import (
+from quantumflux.ingest.decode.shapes import (
     BOOL,
     NULL,
     NUMBER,

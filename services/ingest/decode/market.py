@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from services.bus.records import Event, HistoryBatch, HistoryCandle, Tick
-from services.ingest.decode import values
-from services.ingest.decode.state import DecoderState, Output, SocketState
-from services.ingest.decode.values import BAD_OHLC, MAX_OFFSET, as_period, latest_time, market_time, price
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event, HistoryBatch, HistoryCandle, Tick
+from quantumflux.ingest.decode import values
+from quantumflux.ingest.decode.state import DecoderState, Output, SocketState
+from quantumflux.ingest.decode.values import BAD_OHLC, MAX_OFFSET, as_period, latest_time, market_time, price
+from quantumflux.ingest.frames import Frame
 
 OFFSET_STEP = 1800.0
 # Used only before any socket has shown a tick (protocol notes §2: +7200 s in every capture).

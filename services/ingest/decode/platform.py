@@ -6,10 +6,10 @@ from typing import Any
 
 from orjson import loads
 
-from services.bus.records import Event
-from services.ingest.decode.state import DecoderState, Output, SocketState
-from services.ingest.decode.values import as_period, flag, num, small_int
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event
+from quantumflux.ingest.decode.state import DecoderState, Output, SocketState
+from quantumflux.ingest.decode.values import as_period, flag, num, small_int
+from quantumflux.ingest.frames import Frame
 
 # saveCharts' chartPeriod as an internal id (protocol notes §4, S4's table).
 CHART_PERIOD_IDS = {

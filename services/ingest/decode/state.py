@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from services.bus.records import Event, HistoryBatch, Tick
-from services.ingest.decode.drift import DriftWatch
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event, HistoryBatch, Tick
+from quantumflux.ingest.decode.drift import DriftWatch
+from quantumflux.ingest.frames import Frame
 
 _T = TypeVar("_T")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from services.bus.records import Event
-from services.ingest.decode.state import MAX_NAME_LEN, DecoderState, Output, SocketState
-from services.ingest.decode.values import MAX_OFFSET, broker_time, deal_time, direction, flag, num
-from services.ingest.frames import Frame
+from quantumflux.bus.records import Event
+from quantumflux.ingest.decode.state import MAX_NAME_LEN, DecoderState, Output, SocketState
+from quantumflux.ingest.decode.values import MAX_OFFSET, broker_time, deal_time, direction, flag, num
+from quantumflux.ingest.frames import Frame
 
 OFFSET_STEP = 1800.0
 MAX_ERROR_LEN = 200
