@@ -65,8 +65,10 @@ def _times(rng: random.Random, start: float, stop: float, s: float) -> list[tupl
     base = start + rng.uniform(0.0, s)
     ts = base
     extra = False
-    while ts < stop:
-        out.append((round(ts, 3), extra))
+    while (shown := round(ts, 3)) < stop:
+        # Compared after rounding: a tick shown at the next minute's first instant would belong
+        # to two minutes, and a page starting there would miss it while a longer window would not.
+        out.append((shown, extra))
         if not extra and rng.random() < 1 / 8:
             # the extra tick every few seconds, a fraction of a step later at the same price
             extra = True
