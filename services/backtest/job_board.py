@@ -173,6 +173,10 @@ class JobBoard:
                 self._end(job, "failed")
             return
         with self.lock:
+            if job.stop.is_set():
+                # Asked to stop after its last progress step: the user's cancel still wins.
+                self._end(job, "cancelled")
+                return
             job.result = result
             self._end(job, "done")
 
