@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import json
 import os
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "QF_"
+
+
+def listed(value: Any, separators: str) -> Any:
+    """A list setting: a JSON list as is; text split on ``separators`` and white space."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    for sep in separators:
+        text = text.replace(sep, " ")
+    return text.split()
+
 
 # Every module that holds a settings class, so the unknown-variable check knows every name.
 SETTINGS_MODULES = (

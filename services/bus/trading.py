@@ -152,7 +152,8 @@ class Order:
     """One state of a real or demo order placed with the broker (``qf:orders``).
 
     ``request_id`` is chosen before the order is sent, so an order of unknown fate can be
-    matched with the deals the broker reports later.
+    matched with the deals the broker reports later. ``signal`` is the id of the strategy's
+    signal that placed it (the signal's and its paper contract's id); None for an order by hand.
     """
 
     request_id: str
@@ -168,6 +169,7 @@ class Order:
     profit: float | None = None
     reason: str | None = None
     ts: float = 0.0
+    signal: str | None = None
 
     def to_map(self) -> dict[str, Any]:
         return {
@@ -186,6 +188,7 @@ class Order:
             "profit": self.profit,
             "reason": self.reason,
             "ts": self.ts,
+            "signal": self.signal,
         }
 
 
@@ -257,6 +260,7 @@ def order_from_map(obj: dict[str, Any]) -> Order:
         profit=f.maybe_num(obj, "profit"),
         reason=f.maybe_text(obj, "reason"),
         ts=f.num(obj, "ts"),
+        signal=f.maybe_text(obj, "signal"),
     )
 
 

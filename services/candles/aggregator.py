@@ -282,6 +282,20 @@ class Aggregator:
             return float(st[A_WM])
         return float(st[A_WM]) + max(0.0, now - float(st[A_ARRIVAL]))
 
+    def next_close(self) -> float | None:
+        """The wall-clock time :meth:`advance` will next close a candle on time, if any is forming
+        (live mode), so a caller can wake up for it rather than close it late."""
+        if not self.rules.live:
+            return None
+        grace = self.rules.grace
+        due = [
+            s[TIME] + s[TF] + grace - st[A_WM] + st[A_ARRIVAL]
+            for st in self._assets.values()
+            for s in st[A_SLOTS]
+            if s[TIME] >= 0
+        ]
+        return min(due, default=None)
+
     def advance(self, now: float) -> None:
         """Close every candle whose end plus the grace has passed on its asset's clock (live mode).
 

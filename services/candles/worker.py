@@ -11,6 +11,7 @@ bar lost or written twice (docs/candles.md has the whole argument).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -246,7 +247,7 @@ class CandleWorker(ServiceShell):
             "COUNT",
             batch,
             "BLOCK",
-            block_ms,
+            block_ms if self._wall_clock_held() else self._wait_ms(parts, block_ms),
             "STREAMS",
             *[p.stream for p in parts],
             *[p.last_id for p in parts],
@@ -277,6 +278,16 @@ class CandleWorker(ServiceShell):
                 # Caught up on a live feed: let a few ticks gather, so one checkpoint covers
                 # many ticks rather than one each (a candle update is at most this much later).
                 self.pause(COALESCE_S)
+
+    @staticmethod
+    def _wait_ms(parts: list[Partition], block_ms: int) -> int:
+        """How long to wait for entries: at most ``block_ms``, and no later than the next candle
+        due to close on time, so quiet candles close when their grace ends, not up to a read later."""
+        due = [t for p in parts if (t := p.agg.next_close()) is not None]
+        if not due:
+            return block_ms
+        # XREAD's BLOCK 0 waits forever: never below 1 ms.
+        return max(1, min(block_ms, math.ceil((min(due) - time.time()) * 1000)))
 
     def _wall_clock_held(self) -> bool:
         """True while, after an outage, capture may still hold ticks of that time unsent."""

@@ -4,11 +4,12 @@ The persistence service writes ``qf:orders`` to ``orders/orders_{session}_{chunk
 row per change (an order that opens and closes gives three rows: requested, open, closed), so the
 files tell what was asked, what the broker said and what came of it, even when Redis is gone::
 
-    timestamp,request_id,asset,action,amount,expiry,mode,state,deal_id,open_price,close_price,profit,reason
+    timestamp,request_id,asset,action,amount,expiry,mode,state,deal_id,open_price,close_price,profit,reason,signal
 
 ``timestamp`` is when the change was published (ISO UTC, to the millisecond); a value the order
 does not have yet (no deal id before the broker answers, no profit before the close) is an empty
-cell. Pure apart from :func:`iter_order_files` and :func:`read_orders`, which only list and read.
+cell; ``signal`` is the id of the strategy's signal that placed the order (empty for an order
+by hand; files written before it was kept have no such column and read as empty). Pure apart from :func:`iter_order_files` and :func:`read_orders`, which only list and read.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ ORDER_HEADER = [
     "close_price",
     "profit",
     "reason",
+    "signal",
 ]
+# Files written before the signal column was added.
+_EARLIER_HEADER = ORDER_HEADER[:-1]
 # The one series of orders: every order of an install goes to the same numbered files.
 ORDER_SERIES: tuple[str, str, None] = ("orders", "orders", None)
 _ORDER_NAME = re.compile(r"orders_(?P<session>\d{8}T\d{6}Z)_(?P<chunk>\d{4,})\.csv")
@@ -88,6 +92,7 @@ def order_row(order: Order) -> str:
         order.close_price,
         order.profit,
         order.reason,
+        order.signal,
     )
     return ",".join(map(_cell, values)) + "\n"
 
@@ -122,6 +127,7 @@ def read_orders(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """The rows of one order file as maps of the header's names to their cells (text)."""
     text = Path(path).read_text(encoding="utf-8")
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows or rows[0] != ORDER_HEADER:
+    if not rows or rows[0] not in (ORDER_HEADER, _EARLIER_HEADER):
         raise ValueError(f"{path}: not an order file (the header must be {','.join(ORDER_HEADER)})")
-    return [dict(zip(ORDER_HEADER, row, strict=True)) for row in rows[1:] if row]
+    names = rows[0]
+    return [{"signal": "", **dict(zip(names, row, strict=True))} for row in rows[1:] if row]

@@ -34,6 +34,7 @@ def order_payload(o: Order, opened_at: float | None = None) -> dict[str, Any]:
         "profit": o.profit,
         "reason": o.reason,
         "ts": o.ts,
+        "signal": o.signal,
         "opened_at": start,
         "expires_at": start + o.expiry,
         "result": result_of(o),

@@ -34,6 +34,10 @@ SERVICE = "ingest"
 FRAME_EXCERPT = 200
 # Seconds between ``alive`` capture marks: well inside the candle service's closing grace (2 s).
 ALIVE_EVERY = 1.0
+# The marks go out just after each whole second, so the end of every candle (always a whole
+# second) is vouched for within this much of it: with no grace, a candle closes complete at
+# once instead of waiting for the next tick, and a strategy decides on it that much sooner.
+ALIVE_AFTER = 0.05
 # Seconds between looks at the decoder's protocol findings: a changed protocol is told within this.
 DRIFT_EVERY = 1.0
 
@@ -214,7 +218,7 @@ class IngestWorker(ServiceShell):
     def _beat_capture(self, stop: threading.Event) -> None:
         """Send ``alive`` marks while capturing; records lost from a full buffer break coverage."""
         dropped = self.publisher.dropped
-        while not stop.wait(ALIVE_EVERY):
+        while not stop.wait(_until_next_beat(time.time())):
             if self.publisher.dropped != dropped:
                 dropped = self.publisher.dropped
                 self.marks.restarted()
@@ -265,3 +269,10 @@ class IngestWorker(ServiceShell):
             self.publisher.stop(timeout=5.0)
             self.stop_heartbeat()
         return 0
+
+
+def _until_next_beat(now: float) -> float:
+    """Seconds until the next ``alive`` mark: :data:`ALIVE_AFTER` past the next whole multiple of
+    :data:`ALIVE_EVERY`."""
+    due = (now - ALIVE_AFTER) // ALIVE_EVERY * ALIVE_EVERY + ALIVE_EVERY + ALIVE_AFTER
+    return due - now

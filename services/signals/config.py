@@ -8,10 +8,12 @@ Which strategies run where is one text, ``QF_SIGNALS``, or a JSON/YAML file, ``Q
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
-from quantumflux.bus.config import BusSettings
+from quantumflux.bus.config import BusSettings, listed
 
 DEFAULT_SIGNALS = "quantum_flux@*:1m"
 
@@ -77,3 +79,35 @@ class SignalsSettings(BusSettings):
     paper_balance: float = Field(
         default=1000.0, gt=0, description="Starting balance of each paper account (QF_PAPER_BALANCE)."
     )
+    # The trader's risk limits, for paper accounts too (the same rules, in quantumflux.risk); unset
+    # is no limit, so by default a paper account trades exactly as a backtest does.
+    paper_daily_loss: float | None = Field(
+        default=None,
+        gt=0,
+        description="A paper account stops for the day once its loss today (UTC, candle time) reaches this (QF_PAPER_DAILY_LOSS).",
+    )
+    paper_max_losses: int | None = Field(
+        default=None,
+        ge=1,
+        description="A paper account stops after this many losses in a row (QF_PAPER_MAX_LOSSES).",
+    )
+    paper_max_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most contracts a paper account opens in any hour (QF_PAPER_MAX_PER_HOUR).",
+    )
+    paper_assets: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Assets paper accounts may trade, e.g. 'EURUSD_otc,GBPUSD_otc'; empty: every asset (QF_PAPER_ASSETS).",
+    )
+    paper_min_payout: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="Lowest payout a paper contract accepts, 0.8 = 80 % (QF_PAPER_MIN_PAYOUT).",
+    )
+
+    @field_validator("paper_assets", mode="before")
+    @classmethod
+    def _assets_listed(cls, value: Any) -> Any:
+        return listed(value, ",")

@@ -9,16 +9,21 @@ order (the engine's order):
    ``expiry`` timeframes later, and no later signal is blocked by it;
 2. open contracts whose expiry candle this is settle at its close (call wins when higher, put when
    lower, equal refunds), with the engine's own settlement function;
-3. the strategy's signal at this candle, if its confidence reaches ``min_confidence``, opens a
-   contract at this close, unless the book already has one open (without ``overlap``).
+3. the strategy's signal at this candle opens a contract at this close if the risk rules
+   (:mod:`quantumflux.risk`, the very rules the trader places real orders under) take it: the
+   stake (fixed or a share of the book's balance), the lowest confidence, one contract open at
+   a time (without ``overlap``), and, when set, the daily loss, losses in a row, orders per
+   hour, allowed assets and lowest payout. A book's "now" is the candle's close, so replaying
+   history applies the rules as they would have applied live.
 
 Balances follow the engine's arithmetic exactly (fixed stake: start + running sum of profits;
-fractional stake: start × running product of ``1 + fraction × return``), so the numbers equal
-the backtest's to the last bit.
+fractional stake: start × running product of ``1 + fraction × return``), so with no limit beyond
+the engine's own settings the numbers equal the backtest's to the last bit.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,17 +31,36 @@ import numpy as np
 
 from quantumflux.backtest.engine import EngineConfig, run
 from quantumflux.bus.trading import PaperContract
+from quantumflux.risk.rules import Intent, Refusal, RiskLimits, check
+from quantumflux.risk.tally import Tally
 
 
 @dataclass(frozen=True)
 class Rules(EngineConfig):
-    """The paper-trading settings: the backtest engine's settings, with its checks and messages."""
+    """The paper-trading settings: the backtest engine's settings (with its checks and messages)
+    and the risk limits beyond them (None: no limit, as in a backtest)."""
 
-    def takes(self, direction: int, confidence: float) -> bool:
-        """True when a signal opens a contract (the engine's min-confidence rule)."""
-        if direction == 0:
-            return False
-        return not (self.min_confidence > 0 and not confidence >= self.min_confidence)
+    daily_loss: float | None = None
+    max_losses: int | None = None
+    max_per_hour: int | None = None
+    assets: frozenset[str] = frozenset()
+    min_payout: float = 0.0
+
+    def limits(self) -> RiskLimits:
+        """The risk rules a book trades under: the engine's stake, confidence and overlap rules
+        in the shared form, and the limits beyond them."""
+        return RiskLimits(
+            stake=float(self.stake),
+            fraction=self.fraction,
+            min_stake=0.0,
+            max_open=None if self.overlap else 1,
+            daily_loss=self.daily_loss,
+            max_per_hour=self.max_per_hour,
+            max_losses=self.max_losses,
+            assets=self.assets,
+            min_payout=self.min_payout,
+            min_confidence=self.min_confidence,
+        )
 
 
 @dataclass
@@ -72,6 +96,9 @@ class Book:
     ties: int = 0
     voided: int = 0
     open: list[Contract] = field(default_factory=list)
+    # Results the risk rules look at, and signals they turned down (by rule).
+    tally: Tally = field(default_factory=Tally)
+    refused: Counter[str] = field(default_factory=Counter)
 
     def balance(self, fraction: float | None) -> float:
         """Balance after every settled contract (the engine's formula)."""
@@ -101,9 +128,13 @@ class Paper:
 
     rules: Rules
     books: dict[str, Book] = field(default_factory=dict)
+    limits: RiskLimits = field(init=False)
     total_pnl: float = 0.0
     # Books changed since the last checkpoint (only those are saved again).
     dirty: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.limits = self.rules.limits()
 
     def book(self, run_key: str, asset: str, tf: int, tf_label: str) -> Book:
         """The book of a strategy on an asset and timeframe (opened at the starting balance)."""
@@ -164,6 +195,7 @@ class Paper:
                 else:
                     b.total = b.total + pnl
                 self.total_pnl += pnl
+                b.tally.add_closed(pnl, time + tf)
                 b.trades += 1
                 b.wins += outcome > 0
                 b.losses += outcome < 0
@@ -185,16 +217,21 @@ class Paper:
         confidence: float,
         payout: float,
     ) -> PaperContract | None:
-        """Open a contract for a signal at this candle's close, if the rules take it."""
-        if not self.rules.takes(direction, confidence):
+        """Open a contract for a signal at this candle's close, if the risk rules take it."""
+        if direction == 0:
             return None
-        if b.open and not self.rules.overlap:
-            return None
-        stake = (
-            self.rules.fraction * b.balance(self.rules.fraction)
-            if self.rules.fraction is not None
-            else float(self.rules.stake)
+        now = time + b.tf
+        balance = b.balance(self.rules.fraction)
+        account = b.tally.account(
+            balance=balance, open_orders=len(b.open), payouts={b.asset: payout}, now=now
         )
+        verdict = check(self.limits, account, Intent(b.asset, confidence))
+        if isinstance(verdict, Refusal):
+            b.refused[verdict.rule] += 1
+            self.dirty.add(b.key)
+            return None
+        b.tally.add_sent(now)
+        stake = verdict.stake
         c = Contract(
             id=f"{b.key}#{time}",
             book=b.key,
@@ -232,8 +269,10 @@ class Paper:
 
 def book_state(b: Book) -> dict[str, Any]:
     """A book as plain values (for msgpack)."""
-    out = {k: v for k, v in asdict(b).items() if k != "open"}
+    out = {k: v for k, v in asdict(b).items() if k not in ("open", "tally", "refused")}
     out["open"] = [asdict(c) for c in b.open]
+    out["tally"] = b.tally.to_state()
+    out["refused"] = dict(b.refused)
     return out
 
 
@@ -241,6 +280,8 @@ def book_from_state(raw: dict[str, Any]) -> Book:
     """The book saved by :func:`book_state`."""
     data = dict(raw)
     opened = [Contract(**c) for c in data.pop("open", [])]
+    tally = Tally.from_state(data.pop("tally", None))
+    refused = Counter({str(k): int(v) for k, v in (data.pop("refused", None) or {}).items()})
     b = Book(**data)
-    b.open = opened
+    b.open, b.tally, b.refused = opened, tally, refused
     return b

@@ -156,6 +156,8 @@ class Worker(ServiceShell):
                     books=len(self.paper.books),
                     open_contracts=sum(len(b.open) for b in list(self.paper.books.values())),
                     total_pnl=round(self.paper.total_pnl, 6),
+                    # signals the risk rules turned down, by rule, over every paper account
+                    paper_refused=dict(sum((b.refused for b in list(self.paper.books.values())), Counter())),
                     malformed=dict(self.group.errors),
                     problem=self._last_problem,
                 )

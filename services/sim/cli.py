@@ -25,6 +25,13 @@ def sim(
     seed: Annotated[
         int | None, typer.Option(help="Seed: the same seed gives the same prices and timings.")
     ] = None,
+    steady: Annotated[
+        bool | None,
+        typer.Option(
+            "--steady/--lifelike",
+            help="Ticks on a fixed grid (1/rate s apart, no jitter) instead of the broker's timing.",
+        ),
+    ] = None,
     truth: Annotated[
         Path | None,
         typer.Option(help="Append every tick sent to this file, in UTC, as JSON lines {asset, ts, price}."),
@@ -55,6 +62,7 @@ def sim(
         "sim_assets": assets,
         "sim_rate": rate,
         "sim_seed": seed,
+        "sim_steady": steady,
         "sim_ping_interval": ping_interval,
         "sim_history_gap": history_gap,
         "sim_start": start,
@@ -74,7 +82,13 @@ def _serve(settings: SimSettings, truth: Path | None) -> None:
 
     log = logging.getLogger("qf.sim")
     start = time.time() if settings.sim_start is None else settings.sim_start
-    feed = SimFeed(seed=settings.sim_seed, assets=settings.sim_assets, rate=settings.sim_rate, start=start)
+    feed = SimFeed(
+        seed=settings.sim_seed,
+        assets=settings.sim_assets,
+        rate=settings.sim_rate,
+        start=start,
+        steady=settings.sim_steady,
+    )
     server = SimServer(
         feed,
         host=settings.sim_host,

@@ -20,6 +20,11 @@ class SimSettings(BusSettings):
         default=2.0, gt=0, le=1000, description="Ticks per second per asset (QF_SIM_RATE)."
     )
     sim_seed: int = Field(default=1, description="Seed of the prices and timings (QF_SIM_SEED).")
+    sim_steady: bool = Field(
+        default=False,
+        description="One tick every 1/rate s on a fixed grid, no jitter and no extra ticks, so orders "
+        "can be compared with candles to the cent (QF_SIM_STEADY).",
+    )
     sim_ping_interval: float = Field(
         default=25.0, gt=0, description="Seconds between the server's Engine.IO pings (QF_SIM_PING_INTERVAL)."
     )

@@ -7,6 +7,12 @@ Timing follows the real captures (protocol notes §7): a tick about every 0.5 s 
 few milliseconds of jitter, sometimes 0.4/0.6/0.7 s, and about every 3 s an extra tick 0.2-0.3 s
 after the previous one repeating its price (every 4-5 s in the real files). Prices have 5 decimals; about 72 % of ticks move.
 Broker times run +7200 s ahead of UTC, like the real broker's.
+
+``steady`` drops the jitter and the extra ticks: one tick every ``1/rate`` s, a tenth of a
+spacing before each whole multiple of the spacing (at 1 tick/s: on every ``k + 0.9`` s). A
+candle of whole seconds then closes on a known last tick, and an order placed within 0.9 s of
+its close opens at that close's price and, with an expiry of whole candles, settles at the close
+of its expiry candle: orders can be compared with paper trading to the cent.
 """
 
 from __future__ import annotations
@@ -111,6 +117,7 @@ class SimFeed:
         rate: float = 2.0,
         start: float,
         broker_offset: int = BROKER_OFFSET,
+        steady: bool = False,
     ) -> None:
         if not 0 < rate <= 1000:
             raise ValueError("rate must be between 0 and 1000 ticks per second per asset")
@@ -118,6 +125,7 @@ class SimFeed:
         self.rate = rate
         self.start = start
         self.broker_offset = broker_offset
+        self.steady = steady
         self._spacing = 1.0 / rate  # 0.5 s at the real 2 ticks/s
         known = {a[0]: a for a in KNOWN_ASSETS}
         self._walks: list[_Walk] = []
@@ -147,6 +155,9 @@ class SimFeed:
         # The walk starts before `start`, so that history on changeSymbol has about 15 minutes.
         span = min(HISTORY_SECONDS, MAX_HISTORY_TICKS * self._spacing * 0.8)
         walk.base_ts = self.start - span
+        if self.steady:
+            s = self._spacing
+            walk.base_ts = (walk.base_ts // s + 0.9) * s
         walk.next_ts = round(walk.base_ts, 3)
         walk.next_price = walk.price
         walk.junction = Junction(self.seed, walk.asset, walk.next_ts, walk.price, self._spacing)
@@ -159,6 +170,10 @@ class SimFeed:
         rng = walk.rng
         last_ts, last_price = walk.next_ts, walk.next_price
         s = self._spacing
+        if self.steady:
+            walk.base_ts += s
+            walk.next_ts, walk.next_price = round(walk.base_ts, 3), self._move(rng, last_price)
+            return
         if not walk.extra_pending and rng.random() < 1 / 8:
             # the extra tick every few seconds: 0.2-0.3 s after the last one, same price
             walk.extra_pending = True

@@ -7,28 +7,15 @@ left behind must never be enough to trade real money.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from quantumflux.bus.config import BusSettings
-from quantumflux.trader.risk import RiskLimits
+from quantumflux.bus.config import BusSettings, listed
+from quantumflux.risk.rules import RiskLimits
 
 TRADE_MODES = ("off", "demo", "real")
-
-
-def _listed(value: Any, separators: str) -> Any:
-    """A JSON list as is; text split on ``separators`` and white space."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text.startswith("["):
-        return json.loads(text)
-    for sep in separators:
-        text = text.replace(sep, " ")
-    return text.split()
 
 
 class TraderSettings(BusSettings):
@@ -98,13 +85,13 @@ class TraderSettings(BusSettings):
     @field_validator("trade_assets", mode="before")
     @classmethod
     def _assets_listed(cls, value: Any) -> Any:
-        return _listed(value, ",")
+        return listed(value, ",")
 
     @field_validator("notify", mode="before")
     @classmethod
     def _urls_listed(cls, value: Any) -> Any:
         # Apprise URLs may hold commas in their query, never white space.
-        return _listed(value, "")
+        return listed(value, "")
 
     def limits(self) -> RiskLimits:
         """The risk rules these settings ask for."""

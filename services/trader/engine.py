@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quantumflux.bus.trading import Order, Payout, Signal
+from quantumflux.risk.rules import AccountState, Intent, Place, Refusal, RiskLimits, check, stop_rule
 from quantumflux.trader.deals import deals_of
 from quantumflux.trader.orders import OrderBook, new_request_id, order_frame
 from quantumflux.trader.reconcile import PageDeals, reconcile
-from quantumflux.trader.risk import AccountState, Intent, Place, Refusal, RiskLimits, check, stop_rule
 from quantumflux.trader.status import snapshot
 
 # The broker's shortest and longest order, in seconds (protocol notes: 5 s to 12 h).
@@ -159,19 +159,15 @@ class Trader:
 
     def account(self, now: float) -> AccountState:
         """The account as the risk rules see it now."""
-        return AccountState(
-            balance=self.balance or 0.0,
-            open_orders=len(self.book.live),
-            today_pnl=self.book.tally.today_pnl(now),
-            last_hour=self.book.tally.last_hour(now),
-            losses_in_a_row=self.book.tally.streak,
-            payouts=self.payouts,
+        return self.book.tally.account(
+            balance=self.balance or 0.0, open_orders=len(self.book.live), payouts=self.payouts, now=now
         )
 
     def _risk(self, signal: Signal, now: float) -> Decision:
         verdict = check(self.rules.limits, self.account(now), Intent(signal.asset, signal.confidence))
         action = "call" if signal.direction > 0 else "put"
-        return self._placed(verdict, signal.asset, action, self.rules.expiry * signal.timeframe, now)
+        expiry = self.rules.expiry * signal.timeframe
+        return self._placed(verdict, signal.asset, action, expiry, now, signal.id)
 
     def on_manual(self, asset: str, action: str, amount: float, expiry: int, now: float) -> Decision | None:
         """An order the trader asks for by hand: the same rules as a signal's, with its own stake."""
@@ -201,7 +197,15 @@ class Trader:
             return Refuse("asset_closed", f"{asset} cannot be traded now")
         return None
 
-    def _placed(self, verdict: Place | Refusal, asset: str, action: str, expiry: int, now: float) -> Decision:
+    def _placed(
+        self,
+        verdict: Place | Refusal,
+        asset: str,
+        action: str,
+        expiry: int,
+        now: float,
+        signal: str | None = None,
+    ) -> Decision:
         if not isinstance(verdict, Place):
             if verdict.stops:
                 self.stopped = StopTrading(verdict.rule, verdict.message)
@@ -221,6 +225,7 @@ class Trader:
             mode=self.rules.mode,
             state="requested",
             ts=now,
+            signal=signal,
         )
         self.book.request(order)
         return PlaceOrder(order, order_frame(order))

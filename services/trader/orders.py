@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quantumflux.bus.trading import Order
+from quantumflux.risk.tally import Tally
 from quantumflux.trader.deals import Deal
-from quantumflux.trader.tally import Tally
 
 OPTION_TYPE = 100  # the broker's only kind of option (protocol notes §6)
 # Amounts are in cents; two amounts closer than this are the same.

@@ -8,6 +8,7 @@ import math
 import msgpack
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,6 +79,21 @@ def test_quiet_asset_closes_on_the_wall_clock_in_live_mode_only():
         agg.advance(T0 + 7.0)
     assert key_map(live.take_changes().closed) == {("A", 5, T0): (1.0, 1.5, 1.0, 1.5, 2)}
     assert replay.take_changes().closed == []
+
+
+def test_the_next_close_on_time_is_when_advance_closes_the_candle():
+    agg = Aggregator(Rules(timeframes=(5, 10), grace=0.1, live=True))
+    assert agg.next_close() is None
+    # the asset's clock runs 0.02 s behind the wall clock: its last tick came that late
+    agg.apply_ticks([("A", T0 + 4.9, 1.0)], now=T0 + 4.92)
+    due = agg.next_close()
+    assert due == pytest.approx(T0 + 5.1 + 0.02)
+    agg.advance(math.nextafter(due, 0.0) - 1e-6)
+    assert agg.take_changes().closed == []
+    agg.advance(due)
+    assert [r[1] for r in agg.take_changes().closed] == [5]
+    assert agg.next_close() == pytest.approx(T0 + 10.1 + 0.02)  # the 10 s candle is next
+    assert Aggregator(Rules(timeframes=(5,), live=False)).next_close() is None
 
 
 def test_live_clock_follows_the_asset_not_the_calendar():

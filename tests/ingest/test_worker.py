@@ -133,3 +133,14 @@ def test_payout_changes_go_to_the_payouts_stream_and_a_changed_protocol_to_a_rep
         assert worker.info()["protocol_reports"] == 1
     finally:
         bus.close()
+
+
+def test_alive_marks_go_out_just_after_each_whole_second() -> None:
+    from quantumflux.ingest.worker import ALIVE_AFTER, _until_next_beat
+
+    for now in (100.0, 100.04, 100.05, 100.5, 100.999, 1_796_584_704.98):
+        due = now + _until_next_beat(now)
+        assert 0 < due - now <= 1.0 + 1e-9
+        assert round(due - ALIVE_AFTER, 6) == int(
+            round(due - ALIVE_AFTER, 6)
+        )  # a whole second, then a little

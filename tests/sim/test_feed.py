@@ -118,3 +118,13 @@ def test_asset_choices() -> None:
             asset_names(bad)
     feed = SimFeed(seed=1, assets="FOO_otc", start=START)
     assert feed.step(START + 2)[0].asset == "FOO_otc"
+
+
+def test_steady_ticks_sit_a_tenth_of_a_spacing_before_each_whole_spacing() -> None:
+    feed = SimFeed(seed=3, assets=2, rate=1.0, start=1_000_000.3, steady=True)
+    ticks = feed.step(1_000_060.0)
+    for asset in feed.assets:
+        times = [t.ts for t in ticks if t.asset == asset]
+        assert times == [round(1_000_000.9 + k, 3) for k in range(60)]
+    fast = SimFeed(seed=3, assets=1, rate=4.0, start=1_000_000.0, steady=True).step(1_000_002.0)
+    assert [t.ts for t in fast][:4] == [1_000_000.225, 1_000_000.475, 1_000_000.725, 1_000_000.975]

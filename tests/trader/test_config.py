@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from quantumflux.risk.rules import RiskLimits
 from quantumflux.trader.config import TraderSettings
-from quantumflux.trader.risk import RiskLimits
 
 
 def test_trading_is_off_by_default_with_no_notification(monkeypatch: pytest.MonkeyPatch) -> None:

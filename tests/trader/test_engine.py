@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from quantumflux.bus.trading import Payout, Signal
+from quantumflux.risk.rules import RiskLimits
 from quantumflux.trader.engine import PlaceOrder, Refuse, StopTrading, Trader, TradeRules
 from quantumflux.trader.reconcile import PageDeals
-from quantumflux.trader.risk import RiskLimits
 from tests.trader.orders import T0, deal, order
 
 LIMITS = RiskLimits(stake=1.0, max_open=5, daily_loss=10.0, max_per_hour=100, max_losses=2, min_payout=0.8)

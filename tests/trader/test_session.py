@@ -10,9 +10,9 @@ from quantumflux.bus.records import Event
 from quantumflux.bus.trading import Order, Payout, Signal
 from quantumflux.ingest.decode import Decoder
 from quantumflux.ingest.frames import Frame
+from quantumflux.risk.rules import RiskLimits
 from quantumflux.trader.engine import PlaceOrder, Refuse, StopTrading, Trader, TradeRules
 from quantumflux.trader.reconcile import PageDeals
-from quantumflux.trader.risk import RiskLimits
 
 URL = "wss://api-eu.po.market/socket.io/?EIO=4&transport=websocket"
 T0 = 1_800_000_000  # a whole minute, UTC

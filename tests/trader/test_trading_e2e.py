@@ -18,7 +18,7 @@ from tests.trader.stack import TF, Market, Receiver, open_market
 
 pytestmark = pytest.mark.browser
 
-SESSION_SECONDS = 75
+SESSION_SECONDS = 45
 
 
 @pytest.fixture

@@ -1,17 +1,19 @@
 """The results the risk rules look at: today's profit, losses in a row, orders in the last hour (pure).
 
 Kept as running counts, updated as orders close or are sent, so a long session needs no history;
-:meth:`Tally.of` rebuilds them from the order records kept on disk after a restart.
+:meth:`Tally.of` rebuilds them from the order records kept on disk after a restart, and
+:meth:`Tally.to_state` / :meth:`Tally.from_state` carry a paper book's across a checkpoint.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from quantumflux.bus.trading import Order
+from quantumflux.risk.rules import AccountState
 
 DAY = 86400
 HOUR = 3600.0
@@ -66,6 +68,19 @@ class Tally:
             self.sent.popleft()
         return sum(1 for ts in self.sent if ts <= now)
 
+    def account(
+        self, *, balance: float, open_orders: int, payouts: Mapping[str, float], now: float
+    ) -> AccountState:
+        """The account as the risk rules see it at ``now``, with these results."""
+        return AccountState(
+            balance=balance,
+            open_orders=open_orders,
+            today_pnl=self.today_pnl(now),
+            last_hour=self.last_hour(now),
+            losses_in_a_row=self.streak,
+            payouts=payouts,
+        )
+
     def to_map(self, now: float) -> dict[str, Any]:
         return {
             "today_pnl": self.today_pnl(now),
@@ -87,3 +102,16 @@ class Tally:
             elif order.state == "closed":
                 tally.add_closed(order.profit or 0.0, order.ts)
         return tally
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain values (for msgpack) from which :meth:`from_state` rebuilds this tally."""
+        names = ("day", "day_pnl", "total_pnl", "streak", "wins", "losses", "ties")
+        return {**{n: getattr(self, n) for n in names}, "sent": list(self.sent)}
+
+    @classmethod
+    def from_state(cls, raw: Mapping[str, Any] | None) -> Tally:
+        """The tally saved by :meth:`to_state` (a fresh one for None: a book saved before tallies)."""
+        if not raw:
+            return cls()
+        data = dict(raw)
+        return cls(**{**data, "sent": deque(float(t) for t in data.get("sent", []))})

@@ -2,7 +2,9 @@
 
 One implementation for real, demo and paper trading: the caller describes the account as it
 stands (:class:`AccountState`) and the order it intends (:class:`Intent`); :func:`check` answers
-:class:`Place` with the stake, or :class:`Refusal` naming the rule. Two kinds of refusal:
+:class:`Place` with the stake, or :class:`Refusal` naming the rule. The trader asks for the
+broker's account, paper trading for each paper book (with its own balance and results). Two kinds
+of refusal:
 
 - a rule that *stops* trading (``daily_loss``, ``losses_in_a_row``): nothing more is placed until
   someone starts trading again, because carrying on is what the limit is there to prevent;
@@ -11,7 +13,8 @@ stands (:class:`AccountState`) and the order it intends (:class:`Intent`); :func
 
 Stopping rules are looked at first, so a stopped account reports why it stopped rather than the
 skip it would also have met. Every limit is reached *at* its value: the third loss in a row with
-``max_losses=3`` stops, the first order with ``max_open`` orders open is skipped.
+``max_losses=3`` stops, the first order with ``max_open`` orders open is skipped. A limit set to
+None is no limit (paper trading's default, so it trades as the backtest does).
 """
 
 from __future__ import annotations
@@ -28,15 +31,16 @@ SKIP_RULES = ("asset", "confidence", "payout", "max_open", "per_hour", "stake")
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """The limits; ``assets`` empty means every asset, ``payout`` values are shares (0.92)."""
+    """The limits; ``assets`` empty means every asset, ``payout`` values are shares (0.92), None
+    is no limit."""
 
     stake: float = 1.0
     fraction: float | None = None
     min_stake: float = 0.0
-    max_open: int = 1
-    daily_loss: float = 10.0
-    max_per_hour: int = 30
-    max_losses: int = 5
+    max_open: int | None = 1
+    daily_loss: float | None = 10.0
+    max_per_hour: int | None = 30
+    max_losses: int | None = 5
     assets: frozenset[str] = field(default_factory=frozenset)
     min_payout: float = 0.0
     min_confidence: float = 0.0
@@ -124,12 +128,12 @@ def check(limits: RiskLimits, account: AccountState, intent: Intent) -> Verdict:
 
 def stop_rule(limits: RiskLimits, account: AccountState) -> Refusal | None:
     """The rule that stops trading now, if one is met."""
-    if -account.today_pnl >= limits.daily_loss - EPSILON:
+    if limits.daily_loss is not None and -account.today_pnl >= limits.daily_loss - EPSILON:
         return Refusal(
             "daily_loss",
             f"today's loss {-account.today_pnl:.2f} reached the daily limit {limits.daily_loss:g}",
         )
-    if account.losses_in_a_row >= limits.max_losses:
+    if limits.max_losses is not None and account.losses_in_a_row >= limits.max_losses:
         return Refusal(
             "losses_in_a_row", f"{account.losses_in_a_row} losses in a row (limit {limits.max_losses})"
         )
@@ -153,9 +157,9 @@ def skip_rule(limits: RiskLimits, account: AccountState, intent: Intent) -> Refu
         return Refusal(
             "payout", f"the payout of {intent.asset} is {payout:.0%}, below {limits.min_payout:.0%}"
         )
-    if account.open_orders >= limits.max_open:
+    if limits.max_open is not None and account.open_orders >= limits.max_open:
         return Refusal("max_open", f"{account.open_orders} orders open (limit {limits.max_open})")
-    if account.last_hour >= limits.max_per_hour:
+    if limits.max_per_hour is not None and account.last_hour >= limits.max_per_hour:
         return Refusal(
             "per_hour", f"{account.last_hour} orders in the last hour (limit {limits.max_per_hour})"
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from quantumflux.trader.risk import AccountState, Intent, Place, Refusal, RiskLimits, check, stake_for
+from quantumflux.risk.rules import AccountState, Intent, Place, Refusal, RiskLimits, check, stake_for
 
 LIMITS = RiskLimits(
     stake=2.0,
