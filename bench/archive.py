@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import os
 import platform
 import tempfile
 import time
@@ -124,7 +125,10 @@ def main() -> None:
 
     csv_rate = csv_candles / csv_time
     warm_rate = candles / warm
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)"
+    )
     print(f"{len(catalogue)} datasets, {files} files, {candles} candles")
     print(f"first load (archive built from the CSV files): {first:.1f} s")
     print(f"warm load of every dataset:                   {warm:.2f} s ({warm_rate / 1e6:.1f} M candles/s)")

@@ -1,7 +1,8 @@
 """Sweep speed: the 100-point sma_cross grid on 1 000 000 one-minute candles in this process (one
-thread, then one per core) and on 1, 2 and 4 Dask worker processes, and QuantumFlux's binary
-engine beside vectorbt's ``Portfolio.from_signals`` (the same entries, each position closed one
-candle later) for one backtest and for the grid, all measured in the same run on the same data.
+thread, then one per core, then where ``qf backtest --grid`` and the jobs service run it: the pool
+chosen for its size) and on 1, 2 and 4 Dask worker processes, and QuantumFlux's binary engine
+beside vectorbt's ``Portfolio.from_signals`` (the same entries, each position closed one candle
+later) for one backtest and for the grid, all measured in the same run on the same data.
 
     .venv/bin/python bench/sweeps.py            # 1 000 000 candles
     .venv/bin/python bench/sweeps.py --quick    # 100 000 candles
@@ -44,7 +45,8 @@ def best_of(repeat: int, fn: Callable[[], Any], warm_up: bool = True) -> tuple[f
     return best, out
 
 
-def grid(candles: pd.DataFrame, cfg: engine.EngineConfig, pool: sweeps.Pool) -> dict[str, Any]:
+def grid(candles: pd.DataFrame, cfg: engine.EngineConfig, pool: sweeps.Pool | None) -> dict[str, Any]:
+    """The grid on ``pool``; None lets the sweep choose, as every caller of ``analysis.grid`` does."""
     return analysis.grid(candles, get_strategy("sma_cross"), {}, RANGES, cfg, 60, "net_profit", pool=pool)
 
 
@@ -152,6 +154,8 @@ def main() -> None:
     cores = os.cpu_count() or 1
     threaded, _ = best_of(args.repeat, lambda: grid(candles, cfg, sweeps.InProcess(threads=cores)))
     print(f"grid in-process, {cores} threads: {threaded:.3f} s ({in_process / threaded:.2f}× one thread)")
+    chosen, _ = best_of(args.repeat, lambda: grid(candles, cfg, None))
+    print(f"grid as qf backtest runs it (pool chosen by the sweep): {chosen:.3f} s")
     if not args.no_dask:
         dask_grids(candles, cfg, args.repeat, in_process)
     versus_vectorbt(candles, cfg, args.repeat, in_process)

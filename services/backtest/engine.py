@@ -146,44 +146,77 @@ def select_entries(
 
     Only signals at ``start <= i < stop`` are considered (walk-forward test windows).
     """
-    n = len(direction)
-    stop = n if stop is None else min(stop, n)
-    last = min(stop, n - config.expiry)
+    last = signals_end(len(direction), config, stop)
     if last <= start:
         return np.empty(0, np.int64), 0
-    d = direction[start:last]
-    ok = d != 0
+    ok = direction[start:last] != 0
     if config.min_confidence > 0:
         ok &= confidence[start:last] >= config.min_confidence
     cand = np.flatnonzero(ok) + start
-    skipped = 0
-    if timeframe and times is not None and len(cand):
-        span = times[cand + config.expiry] - times[cand]
-        whole = span == config.expiry * timeframe
-        skipped = int((~whole).sum())
-        cand = cand[whole]
+    taken, skipped = choose(cand, config, voided(cand, config, times, timeframe))
+    return cand[taken].astype(np.int64), skipped
+
+
+def signals_end(n: int, config: EngineConfig, stop: int | None = None) -> int:
+    """The first of ``n`` candles whose signal cannot open a contract: it is at ``stop`` or its
+    expiry candle is beyond the data."""
+    stop = n if stop is None else min(stop, n)
+    return min(stop, n - config.expiry)
+
+
+def voided(
+    cand: np.ndarray, config: EngineConfig, times: np.ndarray | None, timeframe: int | None
+) -> np.ndarray:
+    """Positions in ``cand`` (candle indices) of the signals a data gap voids: their expiry
+    candle is not exactly ``expiry`` timeframes later. None of them when the timeframe is unknown."""
+    if not timeframe or times is None or len(cand) == 0:
+        return np.empty(0, np.int64)
+    span = times[cand + config.expiry] - times[cand]
+    return np.flatnonzero(span != config.expiry * timeframe)
+
+
+def choose(cand: np.ndarray, config: EngineConfig, void: np.ndarray) -> tuple[np.ndarray | slice, int]:
+    """Which candidate signals open a contract, and how many a data gap voided.
+
+    ``cand`` are the candle indices of the signals (increasing) and ``void`` the positions in it
+    of those a gap voids (:func:`voided`). The answer is positions in ``cand``: ``slice(None)``
+    when every signal opens one.
+    """
+    skipped = len(void)
+    taken: np.ndarray | slice = slice(None)
+    if skipped:
+        taken = np.delete(np.arange(len(cand)), void)
+        cand = cand[taken]
     if config.overlap or config.expiry == 1 or len(cand) == 0:
-        return cand.astype(np.int64), skipped
-    # One contract at a time: jump to the first signal at or after the running contract's expiry.
-    taken = []
+        return taken, skipped
+    # One contract at a time: from each contract taken, jump to the first signal at or after its
+    # expiry. The jumps are found for every signal at once; only following them is a loop.
+    after = np.searchsorted(cand, cand + config.expiry, side="left").tolist()
+    kept = []
     k = 0
     m = len(cand)
     while k < m:
-        i = int(cand[k])
-        taken.append(i)
-        k = int(np.searchsorted(cand, i + config.expiry, side="left"))
-    return np.asarray(taken, dtype=np.int64), skipped
+        kept.append(k)
+        k = after[k]
+    chosen = np.asarray(kept, dtype=np.int64)
+    return (chosen if isinstance(taken, slice) else taken[chosen]), skipped
 
 
 def pay(
-    outcome: np.ndarray, payout: np.ndarray, config: EngineConfig
+    outcome: np.ndarray, payout: np.ndarray | float, config: EngineConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The stake, profit and balance after each settled contract, in entry order.
 
-    ``outcome`` is +1 win, −1 loss, 0 tie and ``payout`` what a win of each contract pays per unit
-    staked. The grid settles its points through this too, so a sweep row and a plain run agree.
+    ``outcome`` is +1 win, −1 loss, 0 tie (whole numbers) and ``payout`` what a win of each
+    contract pays per unit staked, or one number when every contract has the same payout. The
+    grid settles its points through this too, so a sweep row and a plain run agree.
     """
-    ret: np.ndarray = np.where(outcome > 0, payout, np.where(outcome < 0, -1.0, 0.0))
+    ret: np.ndarray
+    if np.ndim(payout) == 0:
+        # Each return is one of three numbers: picking them by outcome is faster than comparing.
+        ret = np.array([-1.0, 0.0, float(payout)]).take(outcome + 1)
+    else:
+        ret = np.where(outcome > 0, payout, np.where(outcome < 0, -1.0, 0.0))
     if config.fraction is None:
         stake: np.ndarray = np.full(len(outcome), float(config.stake))
         pnl: np.ndarray = stake * ret

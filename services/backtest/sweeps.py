@@ -9,8 +9,9 @@ Where the work goes (:func:`pool_for`):
 - ``QF_DASK_SCHEDULER`` set (``tcp://host:port``): that scheduler, for every sweep above a few
   points (connecting costs milliseconds);
 - otherwise a local cluster of one single-threaded worker process per core, but only when the
-  sweep is big enough to pay for starting it (a second or more);
-- small sweeps run here, on one thread per core; strategies loaded from a file (the workers may
+  sweep is big enough to pay for starting it (a second or more) and its points compute their
+  own signals (a strategy without a kernel: :mod:`.grid_kernels`);
+- other sweeps run here, on one thread per core; strategies loaded from a file (the workers may
   not have the file) run here on one thread.
 
 The dataset and its shared indicator series are sent to every worker once
@@ -33,13 +34,16 @@ import pandas as pd
 
 from . import sweeps_core
 from .engine import EngineConfig
-from .grid_kernels import Dataset, prepare
+from .grid_kernels import Dataset, kernel_of, prepare
 from .strategies import STRATEGIES, Strategy
 
 Progress = Callable[[int, int], None]
 
 # Points × candles below which a sweep runs here rather than starting a local cluster
-# (about a quarter of a second of work: starting worker processes takes longer).
+# (about a quarter of a second of work: starting worker processes takes longer). Points of a
+# strategy with shared indicators (a kernel) always run here: each is a few array passes (about
+# 5 ms on a million candles), and starting the workers and copying the indicators to each costs
+# more than a second, more than they ever save on two cores (bench/sweeps.py measures both).
 IN_PROCESS_WORK = 20_000_000
 # A sweep of this many points or fewer never leaves the process, whatever the scheduler.
 TINY = 3
@@ -122,10 +126,15 @@ class InProcess:
             for k, t in enumerate(tasks):
                 yield k, t.fn(*t.args)
             return
-        with ThreadPoolExecutor(self.workers) as threads:
+        threads = ThreadPoolExecutor(self.workers)
+        try:
             position = {threads.submit(t.fn, *t.args): k for k, t in enumerate(tasks)}
             for future in as_completed(position):
                 yield position[future], future.result()
+        finally:
+            # A progress callback that stops the sweep (a cancelled job) unwinds through here:
+            # batches not started yet are dropped, and the running ones end on their own.
+            threads.shutdown(wait=False, cancel_futures=True)
 
 
 class DaskPool:
@@ -197,17 +206,18 @@ def configured_scheduler() -> str | None:
 
 
 @contextmanager
-def pool_for(points: int, size: int, portable: bool = True) -> Iterator[Pool]:
+def pool_for(points: int, size: int, portable: bool = True, light: bool = False) -> Iterator[Pool]:
     """Where a sweep of ``points`` units of ``size`` (candles or trades) each should run.
 
     ``portable`` is False for work a worker process cannot redo (a strategy loaded from a file);
-    that work runs here on one thread (a user's code may keep state between calls).
+    that work runs here on one thread (a user's code may keep state between calls). ``light``
+    points (a strategy with a kernel) never start a local cluster.
     """
     scheduler = configured_scheduler() if portable and points > TINY else None
     if scheduler:
         with dask_pool(scheduler) as remote:
             yield remote
-    elif portable and points > TINY and points * size > IN_PROCESS_WORK:
+    elif portable and not light and points > TINY and points * size > IN_PROCESS_WORK:
         with dask_pool() as local:
             yield local
     else:
@@ -223,19 +233,24 @@ def batches(items: Sequence[Any], workers: int) -> list[Sequence[Any]]:
 
 
 @contextmanager
-def _pool(given: Pool | None, points: int, size: int, portable: bool) -> Iterator[Pool]:
+def _pool(given: Pool | None, points: int, size: int, portable: bool, light: bool = False) -> Iterator[Pool]:
     if given is not None:
         yield given if portable else InProcess()
         return
-    with pool_for(points, size, portable) as chosen:
+    with pool_for(points, size, portable, light) as chosen:
         yield chosen
 
 
 def _prepare(
-    candles: pd.DataFrame, strategy: Strategy, points: Sequence[dict[str, Any]], config: EngineConfig
+    candles: pd.DataFrame,
+    strategy: Strategy,
+    points: Sequence[dict[str, Any]],
+    config: EngineConfig,
+    timeframe: int | None,
 ) -> Dataset:
     """The shared series of a sweep, computed on one thread per core here (they are independent)."""
-    return prepare(candles, strategy, list(points), config.expiry, InProcess(os.cpu_count() or 1).map)
+    threads = InProcess(os.cpu_count() or 1)
+    return prepare(candles, strategy, list(points), config.expiry, threads.map, timeframe)
 
 
 def _ref(strategy: Strategy) -> Strategy | str:
@@ -257,8 +272,9 @@ def grid_scores(
     if not points:
         return []
     ref = _ref(strategy)
-    with _pool(pool, len(points), len(candles), isinstance(ref, str)) as p:
-        data = p.share(_prepare(candles, strategy, points, config))
+    light = kernel_of(strategy) is not None
+    with _pool(pool, len(points), len(candles), isinstance(ref, str), light) as p:
+        data = p.share(_prepare(candles, strategy, points, config, timeframe))
         tasks = [
             Task(sweeps_core.score_points, (data, ref, part, config, timeframe, metric), len(part))
             for part in batches(points, p.workers)
@@ -281,8 +297,9 @@ def window_scores(
     if not points:
         return []
     ref = _ref(strategy)
-    with _pool(pool, len(points), len(candles) * max(1, len(windows)), isinstance(ref, str)) as p:
-        data = p.share(prepare(candles, strategy, list(points), config.expiry))
+    size = len(candles) * max(1, len(windows))
+    with _pool(pool, len(points), size, isinstance(ref, str), kernel_of(strategy) is not None) as p:
+        data = p.share(_prepare(candles, strategy, points, config, timeframe))
         tasks = [
             Task(sweeps_core.score_windows, (data, ref, part, config, timeframe, metric, windows), len(part))
             for part in batches(points, p.workers)

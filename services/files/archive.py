@@ -17,7 +17,9 @@ archive is a cache that no CSV reader and no layout listing ever looks at, rebui
   and renamed over the old one, so two processes racing each leave a whole, correct file.
 
 The loaded parts are what reading the CSVs gives (the same rows, columns and counts), only
-several files at once; :func:`plan` is the pure part that decides what is fresh.
+several files at once; :func:`plan` is the pure part that decides what is fresh. A warm load looks
+at every source file (its size and mtime) while the month files are read side by side, and makes
+one frame from all the rows.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from itertools import filterfalse, repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import pandas as pd
 
@@ -52,7 +57,8 @@ SeriesKind = Literal["candles", "ticks"]
 class Entry(NamedTuple):
     """One source file in a month's manifest: what it was when read, and where its rows are.
 
-    A named tuple: a month holds thousands, read on every load, and tuples are quick to make."""
+    A named tuple: a month holds thousands, read on every load, and tuples are quick to make.
+    While a series is read they are kept as plain tuples (:data:`Row`)."""
 
     name: str
     size: int
@@ -62,6 +68,17 @@ class Entry(NamedTuple):
     rows: int
     duplicates: int
     out_of_order: int
+
+
+Row = tuple[str, int, int, int, int, int, int, int]
+"""An :class:`Entry` as a plain tuple, the way manifests are kept while a series is read: the
+garbage collector stops tracking plain tuples of numbers and text (not named ones), and a year
+holds a hundred thousand of them that every full collection would otherwise walk."""
+_START: Final = 3
+_LENGTH: Final = 4
+_ROWS: Final = 5
+_DUPLICATES: Final = 6
+_OUT_OF_ORDER: Final = 7
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,7 @@ def series_of(
 class Plan:
     """What is fresh in the archive and what has to be read from CSV."""
 
-    fresh: dict[str, tuple[str, Entry]]
+    fresh: dict[str, tuple[str, Row]]
     """Source files whose rows the archive holds as they are now: name → (month, entry)."""
     dirty: frozenset[str]
     """Months to rebuild: a source changed, went away, or the file could not be read."""
@@ -110,18 +127,28 @@ class Plan:
 
 
 def plan(
-    current: Mapping[str, tuple[int, int]], manifests: Mapping[str, list[Entry] | None], order: list[str]
+    current: Mapping[str, tuple[int, int]], manifests: Mapping[str, Sequence[Row] | None], order: list[str]
 ) -> Plan:
     """Which months are still true to the files (``current``: name → (size, mtime_ns)) and which
     files must be read. A month whose manifest could not be read (None) is dirty."""
-    fresh: dict[str, tuple[str, Entry]] = {}
+    fresh: dict[str, tuple[str, Row]] = {}
     dirty = set()
     for month, entries in manifests.items():
-        if entries is None or any(current.get(e.name) != (e.size, e.mtime_ns) for e in entries):
+        if entries is None or not _unchanged(current, entries):
             dirty.add(month)
             continue
-        fresh.update((e.name, (month, e)) for e in entries)
-    return Plan(fresh, frozenset(dirty), tuple(n for n in order if n not in fresh))
+        fresh.update(zip(map(_name, entries), zip(repeat(month), entries), strict=True))
+    return Plan(fresh, frozenset(dirty), tuple(filterfalse(fresh.__contains__, order)))
+
+
+_name = itemgetter(0)
+
+
+def _unchanged(current: Mapping[str, tuple[int, int]], entries: Sequence[Row]) -> bool:
+    """Every file of a manifest is still there with the size and mtime it had when archived."""
+    # A year holds a hundred thousand files: the comparison runs in C, one list against another.
+    now = list(map(current.get, map(_name, entries)))
+    return now == list(zip(map(itemgetter(1), entries), map(itemgetter(2), entries), strict=True))
 
 
 def month_of(epoch_seconds: float) -> str:
@@ -174,37 +201,46 @@ def _stat(paths: Iterable[Path], names: list[str]) -> dict[str, tuple[int, int]]
 
 def read_manifests(folder: Path) -> dict[str, list[Entry] | None]:
     """Each month file's manifest (None when the file cannot be read), by month."""
-    return _parse(_raw_manifests(folder))
+    raw = {m: _open_month(folder / f"{m}.parquet", False)[0] for m in _month_names(folder)}
+    return {m: None if rows is None else list(map(Entry._make, rows)) for m, rows in _parse(raw).items()}
 
 
-def _parse(raw: Mapping[str, bytes | None]) -> dict[str, list[Entry] | None]:
-    out: dict[str, list[Entry] | None] = {}
+def _parse(raw: Mapping[str, bytes | None]) -> dict[str, list[Row] | None]:
+    out: dict[str, list[Row] | None] = {}
     for month, text in raw.items():
         try:
-            out[month] = None if text is None else [Entry._make(e) for e in json.loads(text)]
+            rows = [] if text is None else json.loads(text)
+            if not all(map(len(Entry._fields).__eq__, map(len, rows))):
+                raise ValueError("a manifest row with the wrong number of fields")
+            out[month] = None if text is None else list(map(tuple, rows))
         except (ValueError, TypeError):
             log.warning("the manifest of archive month %s cannot be read: it is rebuilt", month)
             out[month] = None
     return out
 
 
-def _raw_manifests(folder: Path) -> dict[str, bytes | None]:
+def _month_names(folder: Path) -> list[str]:
+    """The months that have a file in ``folder``, in order."""
+    try:
+        return sorted(n[: -len(".parquet")] for n in os.listdir(folder) if n.endswith(".parquet"))
+    except OSError:
+        return []
+
+
+def _open_month(path: Path, with_rows: bool) -> tuple[bytes | None, Any]:
+    """A month file's manifest and, when asked, its rows, both from one opening of the file (so
+    they belong together even if another program replaces the file meanwhile)."""
     import pyarrow.parquet as pq
 
-    out: dict[str, bytes | None] = {}
     try:
-        names = [n for n in os.listdir(folder) if n.endswith(".parquet")]
-    except OSError:
-        return out
-    for name in sorted(names):
-        try:
-            out[name[: -len(".parquet")]] = (pq.read_schema(folder / name).metadata or {})[META_KEY]
-        except KeyError:  # written by an older version: rebuilt without a word
-            out[name[: -len(".parquet")]] = None
-        except (OSError, ValueError) as exc:
-            log.warning("archive file %s/%s cannot be read (%s): it is rebuilt", folder.name, name, exc)
-            out[name[: -len(".parquet")]] = None
-    return out
+        with pq.ParquetFile(path) as f:
+            raw = (f.schema_arrow.metadata or {}).get(META_KEY)
+            if raw is None:  # written by an older version: rebuilt without a word
+                return None, None
+            return raw, f.read(use_threads=False).replace_schema_metadata(None) if with_rows else None
+    except (OSError, ValueError) as exc:
+        log.warning("archive file %s/%s cannot be read (%s): it is rebuilt", path.parent.name, path.name, exc)
+        return None, None
 
 
 class _Changed(Exception):
@@ -214,15 +250,10 @@ class _Changed(Exception):
 def _read_month(folder: Path, month: str, expected: bytes | None) -> Any:
     """A month's rows, read with its manifest from the same file; :class:`_Changed` when that
     manifest is not the one the plan was made from."""
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(folder / f"{month}.parquet")
-    except (OSError, ValueError) as exc:
-        raise _Changed(month) from exc
-    if expected is None or (table.schema.metadata or {}).get(META_KEY) != expected:
+    manifest, table = _open_month(folder / f"{month}.parquet", True)
+    if expected is None or manifest != expected:
         raise _Changed(month)
-    return table.replace_schema_metadata(None)
+    return table
 
 
 def _as_table(frame: Any) -> Any:
@@ -295,8 +326,8 @@ def _rebuild(work: _Work, placed: dict[str, list[tuple[int, str, LoadedFile]]]) 
         if kept:  # a clean month that gets new files keeps the rows it has
             old = work.table(month)
             for name, e in kept:
-                rows = old.slice(e.start, e.length).to_pandas()
-                members.append((index[name], name, rows, (e.rows, e.duplicates, e.out_of_order)))
+                rows = old.slice(e[_START], e[_LENGTH]).to_pandas()
+                members.append((index[name], name, rows, (e[_ROWS], e[_DUPLICATES], e[_OUT_OF_ORDER])))
         for i, name, part in placed.get(month, []):
             members.append((i, name, part.candles, (part.rows, part.duplicates, part.out_of_order)))
         members.sort(key=lambda m: m[0])
@@ -320,12 +351,25 @@ def _rebuild(work: _Work, placed: dict[str, list[tuple[int, str, LoadedFile]]]) 
             log.warning("cannot write the archive (%s): reading from the CSV files", exc)
 
 
-def _prepare(series: Series) -> _Work:
-    """Bring the series' archive up to date with its CSV files."""
+# Month files read side by side while a series is brought up to date.
+_THREADS = max(2, min(4, os.cpu_count() or 1))
+
+
+def _prepare(series: Series, wanted: Callable[[str], bool] = lambda month: False) -> _Work:
+    """Bring the series' archive up to date with its CSV files; the ``wanted`` months' rows come
+    with their manifests."""
     names = [p.name for p in series.files]
-    current = _stat(series.files, names)  # before reading: a file that changes meanwhile is seen next time
-    raw = _raw_manifests(series.folder)
+    months = _month_names(series.folder)
+    with ThreadPoolExecutor(_THREADS) as pool:
+        # The month files are independent: read side by side, outside Python's interpreter lock.
+        reading = [pool.submit(_open_month, series.folder / f"{m}.parquet", wanted(m)) for m in months]
+        # The files are looked at meanwhile, and before any of them is read from CSV: a file
+        # that changes after this is seen next time.
+        current = _stat(series.files, names)
+        opened = {m: r.result() for m, r in zip(months, reading, strict=True)}
+    raw = {month: manifest for month, (manifest, _) in opened.items()}
     work = _Work(series, names, current, raw, plan(current, _parse(raw), names))
+    work.months.update((month, rows) for month, (_, rows) in opened.items() if rows is not None)
     placed = _read_sources(work)
     if work.plan.dirty or placed:
         _rebuild(work, placed)
@@ -354,7 +398,8 @@ def parts(
     end: float | None = None,
     reader: Callable[[Path], LoadedFile] | None = None,
 ) -> list[LoadedFile]:
-    """The series as the CSV reader would give it file by file, runs of archived files in one part.
+    """The series as the CSV reader would give it file by file, as one part (the files' counts
+    added up), or part by part when the files' columns differ.
 
     With ``start``/``end`` (epoch seconds), months wholly outside are left out (rows are not cut:
     the caller does that). A file neither archived nor readable is read with ``reader`` (the CSV
@@ -362,9 +407,13 @@ def parts(
     """
     read = reader or (lambda p: _read_part(series.kind, p))
     if series.files and series.stored_name:
+
+        def wanted(month: str) -> bool:
+            return (start is None and end is None) or bool(_months_between([month], start, end))
+
         for _ in range(_TRIES):
             try:
-                return _parts(_prepare(series), start, end, read)
+                return _parts(_prepare(series, wanted), start, end, read)
             except _Changed:
                 continue
     return [read(p) for p in series.files]
@@ -376,9 +425,10 @@ def _parts(
     months = {m for m, _ in work.plan.fresh.values()}
     wanted = _months_between(months, start, end) if start is not None or end is not None else months
     out: list[LoadedFile] = []
-    run: list[tuple[str, Entry]] = []  # archived files in a row, read as one part
+    run: list[tuple[str, Row]] = []  # archived files in a row, read as one part
+    fresh = work.plan.fresh
     for path, name in zip(work.series.files, work.names, strict=True):
-        hit = work.plan.fresh.get(name)
+        hit = fresh.get(name)
         if hit is not None:
             if hit[0] in wanted:
                 run.append(hit)
@@ -390,26 +440,47 @@ def _parts(
         out.append(part if part is not None else read(path))
     if run:
         out.append(_joined(work, run))
-    return out
+    return _in_one(out)
 
 
-def _joined(work: _Work, run: list[tuple[str, Entry]]) -> LoadedFile:
-    """One part of archived files in file order: whole stretches of month tables, joined."""
+def _joined(work: _Work, run: list[tuple[str, Row]]) -> LoadedFile:
+    """One part of archived files in file order: whole stretches of month tables, joined (an
+    Arrow table: :func:`_in_one` makes the frame)."""
     import pyarrow as pa
 
     pieces = []
-    month, lo, hi = run[0][0], run[0][1].start, run[0][1].start
+    month, lo, hi = run[0][0], run[0][1][_START], run[0][1][_START]
     for m, e in run:
-        if m != month or e.start != hi:
+        if m != month or e[_START] != hi:
             pieces.append(work.table(month).slice(lo, hi - lo))
-            month, lo = m, e.start
-        hi = e.start + e.length
+            month, lo = m, e[_START]
+        hi = e[_START] + e[_LENGTH]
     pieces.append(work.table(month).slice(lo, hi - lo))
     entries = [e for _, e in run]
     return LoadedFile(
-        pa.concat_tables(pieces).to_pandas(),
-        sum(e.rows for e in entries),
-        sum(e.duplicates for e in entries),
-        sum(e.out_of_order for e in entries),
+        pa.concat_tables(pieces),
+        sum(map(itemgetter(_ROWS), entries)),
+        sum(map(itemgetter(_DUPLICATES), entries)),
+        sum(map(itemgetter(_OUT_OF_ORDER), entries)),
         files=len(entries),
     )
+
+
+def _in_one(parts: list[LoadedFile]) -> list[LoadedFile]:
+    """The parts as one, its frame made once from all the rows (copying a year of candles twice
+    costs more than reading it); part by part when their columns differ."""
+    import pyarrow as pa
+
+    if not any(isinstance(p.candles, pa.Table) for p in parts):
+        return parts
+    # An empty file adds no rows, only its counts.
+    tables = [_as_table(p.candles) if isinstance(p.candles, pd.DataFrame) else p.candles for p in parts]
+    tables = [t.replace_schema_metadata(None) for t in tables if t.num_rows]
+    if not tables or any(not t.schema.equals(tables[0].schema) for t in tables):
+        return [
+            replace(p, candles=p.candles.to_pandas()) if isinstance(p.candles, pa.Table) else p for p in parts
+        ]
+    rows, duplicates, out_of_order, files = (
+        sum(getattr(p, k) for p in parts) for k in ("rows", "duplicates", "out_of_order", "files")
+    )
+    return [LoadedFile(pa.concat_tables(tables).to_pandas(), rows, duplicates, out_of_order, files)]

@@ -98,6 +98,8 @@ class Dataset:
     @property
     def live_files(self) -> tuple[Path, ...]:
         """The files of ``files`` that are not collected history."""
+        if not self.collected:
+            return self.files
         collected = set(self.collected)
         return tuple(p for p in self.files if p not in collected)
 

@@ -113,6 +113,31 @@ def test_min_confidence_and_a_gap_in_the_data() -> None:
     assert trades.outcome.tolist() == [1, 1, 1, 1, -1]
 
 
+def test_a_gap_voids_signals_before_one_contract_at_a_time_is_applied() -> None:
+    n = 14
+    close = 1.0 + 0.01 * np.arange(n)
+    times = T0 + 60 * np.arange(n)
+    times[7:] += 300  # a gap between candles 6 and 7: the contracts of 5 and 6 cannot expire
+    direction = np.zeros(n, dtype=np.int8)
+    direction[[0, 1, 2, 4, 5, 6, 8, 9, 10, 12]] = 1
+    cfg = EngineConfig(expiry=2)
+    trades = engine.run(times, close, direction, np.ones(n), cfg, timeframe=60)
+    # 5 and 6 are voided; then 0 (to 2), 2 (to 4), 4 (to 6), 8 (to 10), 10 (to 12); 12 has no expiry.
+    assert trades.entry_index.tolist() == [0, 2, 4, 8, 10]
+    assert trades.skipped_gaps == 2
+    overlapping = engine.run(times, close, direction, np.ones(n), EngineConfig(expiry=2, overlap=True), 60)
+    assert overlapping.entry_index.tolist() == [0, 1, 2, 4, 8, 9, 10]
+
+
+@pytest.mark.parametrize("cfg", [EngineConfig(stake=3.3, payout=0.87), EngineConfig(fraction=0.03)])
+def test_one_payout_for_all_contracts_pays_what_a_payout_each_pays(cfg: EngineConfig) -> None:
+    outcome = np.random.default_rng(3).integers(-1, 2, 5000).astype(np.int8)
+    each = engine.pay(outcome, np.full(len(outcome), cfg.payout), cfg)
+    one = engine.pay(outcome, cfg.payout, cfg)
+    for a, b in zip(each, one, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)  # the same floats, not approximately
+
+
 def test_bad_engine_settings_say_which() -> None:
     with pytest.raises(EngineError, match="expiry"):
         EngineConfig(expiry=0)

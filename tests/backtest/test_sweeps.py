@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -188,6 +190,57 @@ def test_each_point_equals_a_single_engine_run(candles, cfg, name, points) -> No
         m = metrics.compute(trades, cfg)
         assert score == {k: m[k] for k in score}  # the same floats, not approximately
         assert score["trades"] > 0
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
+def test_points_with_missing_closes_equal_a_single_engine_run(candles) -> None:
+    # Missing closes in the middle: averages over them are NaN long after the warm-up.
+    holed = candles.copy()
+    holed.loc[[700, 701, 1900], "close"] = np.nan
+    strategy, cfg = get_strategy("sma_cross"), EngineConfig()
+    points = [strategy.resolve({"fast": f, "slow": s}) for f, s in [(1, 2), (3, 10), (7, 30)]]
+    data = prepare(holed, strategy, points, cfg.expiry, timeframe=60)
+    scores = sweeps_core.score_points(data, strategy, points, cfg, 60, "net_profit")
+    for params, score in zip(points, scores, strict=True):
+        sig = strategy.signals(holed, **params)
+        assert np.array_equal(signals_of(data, strategy, params).direction, sig.direction)
+        trades = engine.run(
+            holed["time"].to_numpy(), holed["close"].to_numpy(), sig.direction, sig.confidence, cfg, 60
+        )
+        assert score == {k: metrics.compute(trades, cfg)[k] for k in score}
+        assert score["trades"] > 0
+
+
+def test_a_sweep_of_shared_indicators_runs_here_on_every_core_however_big(monkeypatch) -> None:
+    monkeypatch.delenv("QF_DASK_SCHEDULER", raising=False)
+    with sweeps.pool_for(10_000, 10_000_000, portable=True, light=True) as pool:
+        assert isinstance(pool, sweeps.InProcess)
+        assert pool.workers == (os.cpu_count() or 1)
+
+
+class Stop(Exception):
+    """What a cancelled job's progress callback raises."""
+
+
+def test_a_sweep_stopped_by_its_progress_drops_the_batches_not_started() -> None:
+    started: list[int] = []
+    go = threading.Event()
+
+    def batch(k: int) -> int:
+        started.append(k)
+        if k:  # every batch but the first waits until the sweep was stopped
+            assert go.wait(10)
+        return k
+
+    def progress(done: int, total: int) -> None:
+        raise Stop()
+
+    tasks = [sweeps.Task(batch, (k,), 1) for k in range(50)]
+    with pytest.raises(Stop):
+        sweeps.InProcess(threads=2).run(tasks, progress)
+    go.set()
+    # Batch 0 ended, the two threads each held one more; the other 47 never started.
+    assert set(started) <= {0, 1, 2}
 
 
 def test_walk_forward_is_the_same_on_dask_and_here(candles, two) -> None:

@@ -145,3 +145,58 @@ def test_two_processes_compacting_at_once_leave_a_correct_archive(tmp_path: Path
     assert sum(len(m or []) for m in manifests.values()) == 30
     frame, _ = both(tmp_path)
     assert len(frame) == 3000
+
+
+def test_a_same_size_rewrite_in_the_same_second_rebuilds_its_month(tmp_path: Path) -> None:
+    w = Writer(tmp_path)
+    w.candles("EURUSD_otc", 60, walk(600, T0, 60))
+    both(tmp_path)
+    path = sorted(p.path for p in iter_data_files(tmp_path))[2]
+    before = path.stat()
+    lines = path.read_text().split("\n")
+    cells = lines[1].split(",")
+    cells[5] = "9" if cells[5] != "9" else "8"
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines))
+    # The same size and the same second as when it was archived: only the nanoseconds differ.
+    second = before.st_mtime_ns - before.st_mtime_ns % 1_000_000_000
+    moved = second + (before.st_mtime_ns + 1) % 1_000_000_000
+    os.utime(path, ns=(before.st_atime_ns, moved))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns // 10**9 == second // 10**9
+    frame, _ = both(tmp_path)
+    assert frame["ticks"].iloc[200] == int(cells[5])
+
+
+def test_an_unreadable_month_file_is_rebuilt_from_the_csv_files(tmp_path: Path) -> None:
+    Writer(tmp_path).candles("EURUSD_otc", 60, walk(600, T0, 60))
+    both(tmp_path)
+    month = tmp_path / archive.ARCHIVE_FOLDER / "1M_candles" / "EURUSD_otc" / "2026-06.parquet"
+    month.write_bytes(month.read_bytes()[:200])  # cut short, as by a full disk
+    frame, _ = both(tmp_path)
+    assert len(frame) == 600
+    manifests = archive.read_manifests(month.parent)
+    assert manifests["2026-06"] is not None and sum(len(m or []) for m in manifests.values()) == 6
+
+
+def test_the_archived_chunks_and_the_open_tail_come_back_as_one_frame(tmp_path: Path) -> None:
+    Writer(tmp_path).candles("EURUSD_otc", 60, walk(450, T0, 60))
+    frame, report = both(tmp_path)
+    assert len(frame) == 450 and report.files == 5
+    series = archive.series_of(tmp_path, "candles", 60, datasets.discover(tmp_path)["EURUSD_otc-1m"].files)
+    parts = archive.parts(series)
+    # Four archived chunks in two month files, then the open fifth read from its CSV file.
+    assert len(parts) == 1 and parts[0].files == 5 and parts[0].rows == 450
+    pd.testing.assert_frame_equal(parts[0].candles, frame, check_exact=True)
+
+
+def test_a_load_between_two_times_keeps_every_row_between_them(tmp_path: Path) -> None:
+    Writer(tmp_path).candles("EURUSD_otc", 3600, walk(3000, T0, 3600))  # hours: July to October
+    ds = datasets.discover(tmp_path)["EURUSD_otc-1h"]
+    every, _ = datasets.load(ds, archive=False)
+    start, end = T0 + 3600 * 1500, T0 + 3600 * 2000
+    inside = every[(every["time"] >= start) & (every["time"] <= end)].reset_index(drop=True)
+    for _ in range(2):  # building the archive, then reading it
+        frame, _ = datasets.load(ds, start, end)
+        got = frame[(frame["time"] >= start) & (frame["time"] <= end)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, inside, check_exact=True)
+        assert len(frame) < len(every)  # the months wholly outside were left out
