@@ -161,7 +161,7 @@ def test_an_order_carries_every_field_of_the_contract():
     order_keys = (
         "v kind request_id asset action amount expiry mode state deal_id open_price close_price profit"
     )
-    assert set(wire) == {*order_keys.split(), "reason", "ts"}
+    assert set(wire) == {*order_keys.split(), "reason", "ts", "signal"}
 
 
 @pytest.mark.parametrize(
