@@ -18,8 +18,10 @@ from tests.backtest.test_openapi import start_service, stop_service
 from tests.backtest.test_service import write_dataset
 
 GRID = {"fast": "3:9:2", "slow": "20,30"}
-# Enough points that a job runs for a second or two, in steps, without leaving this process.
+# Enough points on enough candles that a job runs for seconds, in steps, without leaving this
+# process (a grid point is a few array passes: it takes a long dataset to keep one busy).
 BIG_GRID = {"fast": "2:40:1", "slow": "20:120:1"}
+LONG = "AUDCAD_otc-1m"
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,7 @@ def jobs_env(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterat
     data = tmp_path_factory.mktemp("jobs") / "data"
     write_dataset(data, "EURUSD_otc", 5000, 1)
     write_dataset(data, "GBPUSD_otc", 3000, 2)
+    write_dataset(data, "AUDCAD_otc", 100_000, 3)
     prefix = f"t{uuid.uuid4().hex[:12]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QF_")}
     yield env | {"QF_REDIS_URL": redis_url, "QF_PREFIX": prefix, "QF_DATA_DIR": str(data)}
@@ -118,14 +121,15 @@ def test_a_job_runs_to_the_end_and_answers_what_post_backtests_answers(
 
 
 def test_a_running_job_stops_at_its_next_step_and_a_waiting_one_at_once(service: str) -> None:
-    body = {"kind": "grid", "datasets": ["EURUSD_otc-1m"], "grid": BIG_GRID}
+    body = {"kind": "grid", "datasets": [LONG], "grid": BIG_GRID}
     running = submit(service, body)
     others = [submit(service, body), submit(service, body)]  # two run at once: the last one waits
     wait_for(lambda: job(service, running)["progress"]["points_done"] > 0, "the first step")
-    r = httpx.delete(f"{service}/jobs/{running}", timeout=10)
-    assert r.status_code == 200 and r.json()["id"] == running
+    # The waiting one first: once the running one stops, the waiting one would take its place.
     waiting = httpx.delete(f"{service}/jobs/{others[1]}", timeout=10).json()
     assert waiting["state"] == "cancelled"  # never started
+    r = httpx.delete(f"{service}/jobs/{running}", timeout=10)
+    assert r.status_code == 200 and r.json()["id"] == running
     stopped = finished(service, running)
     assert stopped["state"] == "cancelled" and stopped["result"] is None
     assert 0 < stopped["progress"]["points_done"] < stopped["progress"]["points_total"]
